@@ -1,0 +1,133 @@
+//! The change record: the one shape every sink receives.
+
+use std::borrow::Cow;
+
+use crate::json;
+use crate::key::PrimaryKey;
+use crate::value::Item;
+
+/// The DynamoDB Streams event name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventName {
+    Insert,
+    Modify,
+    Remove,
+}
+
+impl EventName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::Insert => "INSERT",
+            EventName::Modify => "MODIFY",
+            EventName::Remove => "REMOVE",
+        }
+    }
+}
+
+/// What a search index (or any keyed sink) does with the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Create or replace the document.
+    Index,
+    /// Delete the document.
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Index => "index",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// Where the record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Stream,
+    Export,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Stream => "stream",
+            Source::Export => "export",
+        }
+    }
+}
+
+/// One change to one item, borrowing from the payload it was parsed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRecord<'a> {
+    pub table_name: Cow<'a, str>,
+    pub key: PrimaryKey<'a>,
+    /// `None` for export items.
+    pub event_name: Option<EventName>,
+    pub action: Action,
+    /// Milliseconds since the epoch: the stream record's creation time, or the export time.
+    pub timestamp_ms: i64,
+    /// See the crate docs for the rule.
+    pub version: i64,
+    /// `None` for export items.
+    pub sequence_number: Option<Cow<'a, str>>,
+    /// `None` for export items.
+    pub event_id: Option<Cow<'a, str>>,
+    pub ttl_delete: bool,
+    pub source: Source,
+    /// `None` for a REMOVE under `view_on_remove = NEW_IMAGE`.
+    pub document: Option<Item<'a>>,
+    /// The source record or export line exactly as received.
+    pub raw: &'a str,
+}
+
+impl ChangeRecord<'_> {
+    /// Appends the record as one line of JSON Lines (the stdout and file sinks' format).
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        self.write_json(out);
+        out.push(b'\n');
+    }
+
+    /// Appends `{"metadata": {...}, "document": {...}}`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"metadata\":{\"table_name\":");
+        json::string(out, &self.table_name);
+        out.extend_from_slice(b",\"primary_key\":");
+        json::string(out, &self.key.primary_key);
+        out.extend_from_slice(b",\"partition_key\":");
+        json::string(out, &self.key.partition_key);
+        out.extend_from_slice(b",\"sort_key\":");
+        json::opt_string(out, self.key.sort_key.as_deref());
+        out.extend_from_slice(b",\"dynamodb_event_name\":");
+        json::opt_string(out, self.event_name.map(EventName::as_str));
+        out.extend_from_slice(b",\"opensearch_action\":");
+        json::string(out, self.action.as_str());
+        out.extend_from_slice(b",\"dynamodb_timestamp\":");
+        json::int(out, self.timestamp_ms);
+        out.extend_from_slice(b",\"document_version\":");
+        json::int(out, self.version);
+        out.extend_from_slice(b",\"sequence_number\":");
+        json::opt_string(out, self.sequence_number.as_deref());
+        out.extend_from_slice(b",\"event_id\":");
+        json::opt_string(out, self.event_id.as_deref());
+        out.extend_from_slice(b",\"ttl_delete\":");
+        json::bool(out, self.ttl_delete);
+        out.extend_from_slice(b",\"source\":");
+        json::string(out, self.source.as_str());
+        out.extend_from_slice(b"},\"document\":");
+        match &self.document {
+            Some(document) => json::item(out, document),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
+    }
+
+    /// The document alone as a JSON object (`{}` when there is none), for sinks that index it.
+    pub fn write_document(&self, out: &mut Vec<u8>) {
+        match &self.document {
+            Some(document) => json::item(out, document),
+            None => out.extend_from_slice(b"{}"),
+        }
+    }
+}

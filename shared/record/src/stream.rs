@@ -1,0 +1,253 @@
+//! DynamoDB Streams records (as Lambda delivers them) to change records.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::change::{Action, ChangeRecord, EventName, Source};
+use crate::error::{MapError, Reason, RecordId};
+use crate::key::KeySchema;
+use crate::value::{Item, Text};
+use crate::{shape_error, version, MappingOptions, TtlDeletes, ViewOnRemove};
+
+/// The Lambda payload for a DynamoDB Streams event source mapping.
+///
+/// Records stay raw here and are parsed one by one, so a malformed record fails alone
+/// instead of turning the whole payload into a deserialization error.
+#[derive(Debug, Deserialize)]
+pub struct StreamEvent {
+    #[serde(rename = "Records")]
+    pub records: Vec<Box<RawValue>>,
+}
+
+/// One stream record, parsed but not yet mapped.
+#[derive(Debug, Deserialize)]
+pub struct StreamRecord<'a> {
+    #[serde(rename = "eventID", borrow, default)]
+    event_id: Option<Text<'a>>,
+    #[serde(rename = "eventName", borrow, default)]
+    event_name: Option<Text<'a>>,
+    #[serde(rename = "eventSourceARN", borrow, default)]
+    event_source_arn: Option<Text<'a>>,
+    #[serde(rename = "userIdentity", borrow, default)]
+    user_identity: Option<UserIdentity<'a>>,
+    #[serde(borrow, default)]
+    dynamodb: Option<StreamData<'a>>,
+    #[serde(skip)]
+    raw: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamData<'a> {
+    #[serde(default)]
+    approximate_creation_date_time: Option<f64>,
+    #[serde(borrow, default)]
+    keys: Option<Item<'a>>,
+    #[serde(borrow, default)]
+    new_image: Option<Item<'a>>,
+    #[serde(borrow, default)]
+    old_image: Option<Item<'a>>,
+    #[serde(borrow, default)]
+    sequence_number: Option<Text<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserIdentity<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Text<'a>>,
+    #[serde(rename = "principalId", borrow, default)]
+    principal_id: Option<Text<'a>>,
+}
+
+/// Only the sequence number, to name a record that fails to parse as a whole.
+#[derive(Deserialize)]
+struct SequenceOnly<'a> {
+    #[serde(borrow, default)]
+    dynamodb: Option<SequenceData<'a>>,
+}
+
+#[derive(Deserialize)]
+struct SequenceData<'a> {
+    #[serde(rename = "SequenceNumber", borrow, default)]
+    sequence_number: Option<Text<'a>>,
+}
+
+/// The `SequenceNumber` of a raw record, read as leniently as possible.
+pub fn sequence_number_of(raw: &str) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<SequenceOnly>(raw)
+        .ok()?
+        .dynamodb?
+        .sequence_number
+        .map(|t| t.0)
+}
+
+impl<'a> StreamRecord<'a> {
+    /// Parses one record of [`StreamEvent::records`].
+    pub fn parse(raw: &'a str) -> Result<Self, MapError> {
+        match serde_json::from_str::<StreamRecord>(raw) {
+            Ok(record) => Ok(StreamRecord { raw, ..record }),
+            Err(_) => Err(MapError {
+                record: record_id(sequence_number_of(raw).as_deref()),
+                reason: shape_error::<StreamRecord>(raw),
+            }),
+        }
+    }
+
+    pub fn sequence_number(&self) -> Option<&str> {
+        self.dynamodb.as_ref()?.sequence_number.as_ref().map(Text::as_str)
+    }
+
+    pub fn raw(&self) -> &'a str {
+        self.raw
+    }
+
+    /// The source table, from `eventSourceARN`.
+    pub fn table_name(&self) -> Result<Cow<'a, str>, MapError> {
+        let arn = self
+            .event_source_arn
+            .as_ref()
+            .ok_or_else(|| self.error(Reason::Missing("eventSourceARN")))?;
+        let name = match &arn.0 {
+            Cow::Borrowed(whole) => table_of_arn(whole).map(Cow::Borrowed),
+            Cow::Owned(whole) => table_of_arn(whole).map(|name| Cow::Owned(name.to_owned())),
+        };
+        name.ok_or_else(|| self.error(Reason::EventSourceArn(arn.as_str().to_owned())))
+    }
+
+    /// Maps the record; `Ok(None)` when the options filter it out (a dropped TTL delete).
+    pub fn into_change(
+        self,
+        schema: &KeySchema,
+        options: &MappingOptions,
+    ) -> Result<Option<ChangeRecord<'a>>, MapError> {
+        let table_name = self.table_name()?;
+        let event_name = self.event_name()?;
+        let ttl_delete = event_name == EventName::Remove && self.is_ttl_service();
+        if ttl_delete && options.ttl_deletes == TtlDeletes::Drop {
+            return Ok(None);
+        }
+        let id = record_id(self.sequence_number());
+        let fail = |reason| MapError {
+            record: id.clone(),
+            reason,
+        };
+        let data = self.dynamodb.ok_or_else(|| fail(Reason::Missing("dynamodb")))?;
+        let sequence_number = data
+            .sequence_number
+            .ok_or_else(|| fail(Reason::Missing("dynamodb.SequenceNumber")))?;
+        let timestamp_ms = timestamp_ms(data.approximate_creation_date_time).map_err(fail)?;
+        let keys = data.keys.ok_or_else(|| fail(Reason::Missing("dynamodb.Keys")))?;
+        let key = schema.key_of(&keys).map_err(|e| fail(e.into()))?;
+        let (action, document) = match event_name {
+            EventName::Insert | EventName::Modify => (Action::Index, Some(data.new_image.unwrap_or(keys))),
+            EventName::Remove => match options.view_on_remove {
+                ViewOnRemove::NewImage => (Action::Delete, None),
+                ViewOnRemove::OldImage => (Action::Delete, Some(data.old_image.unwrap_or(keys))),
+            },
+        };
+        Ok(Some(ChangeRecord {
+            table_name,
+            key,
+            event_name: Some(event_name),
+            action,
+            timestamp_ms,
+            version: version::stream_version(timestamp_ms),
+            sequence_number: Some(sequence_number.0),
+            event_id: self.event_id.map(|t| t.0),
+            ttl_delete,
+            source: Source::Stream,
+            document,
+            raw: self.raw,
+        }))
+    }
+
+    fn event_name(&self) -> Result<EventName, MapError> {
+        match self.event_name.as_ref().map(Text::as_str) {
+            Some("INSERT") => Ok(EventName::Insert),
+            Some("MODIFY") => Ok(EventName::Modify),
+            Some("REMOVE") => Ok(EventName::Remove),
+            Some(other) => Err(self.error(Reason::EventName(other.to_owned()))),
+            None => Err(self.error(Reason::Missing("eventName"))),
+        }
+    }
+
+    /// A delete by DynamoDB's TTL process rather than by a caller.
+    fn is_ttl_service(&self) -> bool {
+        self.user_identity.as_ref().is_some_and(|u| {
+            u.kind.as_ref().map(Text::as_str) == Some("Service")
+                && u.principal_id.as_ref().map(Text::as_str) == Some("dynamodb.amazonaws.com")
+        })
+    }
+
+    fn error(&self, reason: Reason) -> MapError {
+        MapError {
+            record: record_id(self.sequence_number()),
+            reason,
+        }
+    }
+}
+
+fn record_id(sequence_number: Option<&str>) -> RecordId {
+    match sequence_number {
+        Some(seq) => RecordId::Sequence(seq.to_owned()),
+        None => RecordId::UnknownSequence,
+    }
+}
+
+/// `arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL` → `NAME`.
+fn table_of_arn(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_partition), Some("dynamodb"), Some(_region), Some(_account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let name = resource.strip_prefix("table/")?.split('/').next()?;
+    (!name.is_empty()).then_some(name)
+}
+
+/// Seconds (as Lambda sends them) to milliseconds; rejects what cannot be a creation time.
+fn timestamp_ms(seconds: Option<f64>) -> Result<i64, Reason> {
+    let seconds = seconds.ok_or(Reason::Missing("dynamodb.ApproximateCreationDateTime"))?;
+    // Up to year 5138: far past any real record, far below i64 overflow.
+    if !(0.0..1e11).contains(&seconds) {
+        return Err(Reason::Timestamp(seconds.to_string()));
+    }
+    Ok((seconds * 1000.0).round() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_table_from_the_stream_arn() {
+        assert_eq!(
+            table_of_arn("arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2015-06-27T00:48:05.899"),
+            Some("orders")
+        );
+        assert_eq!(
+            table_of_arn("arn:aws-cn:dynamodb:cn-north-1:1:table/a.b-c_d/stream/x"),
+            Some("a.b-c_d")
+        );
+        assert_eq!(table_of_arn("arn:aws:kinesis:us-east-1:1:stream/x"), None);
+        assert_eq!(table_of_arn("arn:aws:dynamodb:us-east-1:1:table//stream/x"), None);
+        assert_eq!(table_of_arn("orders"), None);
+    }
+
+    #[test]
+    fn converts_seconds_to_milliseconds() {
+        assert_eq!(timestamp_ms(Some(1_795_278_192.0)), Ok(1_795_278_192_000));
+        assert_eq!(timestamp_ms(Some(1_795_278_192.123)), Ok(1_795_278_192_123));
+        assert!(timestamp_ms(None).is_err());
+        assert!(timestamp_ms(Some(-1.0)).is_err());
+        assert!(timestamp_ms(Some(f64::NAN)).is_err());
+    }
+}
