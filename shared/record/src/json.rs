@@ -75,3 +75,42 @@ fn array<T>(out: &mut Vec<u8>, values: &[T], write: impl Fn(&mut Vec<u8>, &T)) {
     }
     out.push(b']');
 }
+
+/// Copies JSON text without the whitespace between tokens, so that a record which arrived
+/// pretty-printed fits on one line of JSON Lines. Expects valid JSON (a `RawValue`, say);
+/// the bytes of every token are kept as they are.
+pub fn compact(out: &mut Vec<u8>, json: &str) {
+    let bytes = json.as_bytes();
+    if !bytes.iter().any(|b| matches!(b, b'\n' | b'\r' | b'\t' | b' ')) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b'\n' | b'\r' | b'\t' | b' ') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compact;
+
+    #[test]
+    fn compact_drops_whitespace_between_tokens_only() {
+        let mut out = Vec::new();
+        compact(&mut out, "{\n  \"a b\": [1, 2],\n  \"c\\\" d\": \" x \"\n}");
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"a b":[1,2],"c\" d":" x "}"#);
+    }
+}

@@ -62,7 +62,7 @@ pub mod version;
 pub use change::{Action, ChangeRecord, EventName, Source};
 pub use error::{MapError, Reason, RecordId};
 pub use export::{map_export_line, ExportSource};
-pub use json::item as write_item_json;
+pub use json::{compact as write_compact_json, item as write_item_json};
 pub use key::{KeyError, KeySchema, PrimaryKey};
 pub use number::{Number, NumberError};
 pub use stream::{sequence_number_of, StreamEvent, StreamRecord};

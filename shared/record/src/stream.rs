@@ -99,6 +99,11 @@ impl<'a> StreamRecord<'a> {
         self.dynamodb.as_ref()?.sequence_number.as_ref().map(Text::as_str)
     }
 
+    /// Names the record in errors.
+    pub fn id(&self) -> RecordId {
+        record_id(self.sequence_number())
+    }
+
     pub fn raw(&self) -> &'a str {
         self.raw
     }
@@ -128,7 +133,7 @@ impl<'a> StreamRecord<'a> {
         if ttl_delete && options.ttl_deletes == TtlDeletes::Drop {
             return Ok(None);
         }
-        let id = record_id(self.sequence_number());
+        let id = self.id();
         let fail = |reason| MapError {
             record: id.clone(),
             reason,
@@ -183,7 +188,7 @@ impl<'a> StreamRecord<'a> {
 
     fn error(&self, reason: Reason) -> MapError {
         MapError {
-            record: record_id(self.sequence_number()),
+            record: self.id(),
             reason,
         }
     }

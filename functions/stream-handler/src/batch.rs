@@ -1,0 +1,80 @@
+//! Parsing and mapping one Lambda batch, with no I/O: what goes to the sinks, what is dead-lettered.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use cdc_record::{ChangeRecord, KeySchema, MapError, MappingOptions, Source, StreamRecord};
+use cdc_sinks::DeadLetter;
+use serde_json::value::RawValue;
+
+/// Records parsed one by one, so that a malformed one fails alone.
+pub fn parse(records: &[Box<RawValue>]) -> Vec<Result<StreamRecord<'_>, MapError>> {
+    records.iter().map(|raw| StreamRecord::parse(raw.get())).collect()
+}
+
+/// The tables the parsed records come from (one, for a stream's event source mapping).
+pub fn tables<'a>(parsed: &[Result<StreamRecord<'a>, MapError>]) -> BTreeSet<String> {
+    parsed
+        .iter()
+        .filter_map(|r| r.as_ref().ok()?.table_name().ok())
+        .map(|t| t.into_owned())
+        .collect()
+}
+
+/// A mapped batch: change records with their positions in the batch, and dead letters.
+#[derive(Debug, Default)]
+pub struct MappedBatch<'a> {
+    pub changes: Vec<ChangeRecord<'a>>,
+    /// `positions[i]` is the batch index of `changes[i]`.
+    pub positions: Vec<usize>,
+    /// Unmappable records by batch index.
+    pub letters: Vec<(usize, DeadLetter<'a>)>,
+    /// TTL deletes left out by `CDC_TTL_DELETES=drop`.
+    pub filtered: usize,
+}
+
+/// Maps every parsed record; `schemas` must hold every table of [`tables`].
+pub fn map<'a>(
+    parsed: Vec<Result<StreamRecord<'a>, MapError>>,
+    raws: &'a [Box<RawValue>],
+    schemas: &HashMap<String, Arc<KeySchema>>,
+    options: &MappingOptions,
+) -> MappedBatch<'a> {
+    let mut batch = MappedBatch {
+        changes: Vec::with_capacity(parsed.len()),
+        positions: Vec::with_capacity(parsed.len()),
+        ..Default::default()
+    };
+    for (index, (parsed, raw)) in parsed.into_iter().zip(raws).enumerate() {
+        let mapped = parsed.and_then(|record| {
+            let table = record.table_name()?;
+            match schemas.get(table.as_ref()) {
+                Some(schema) => record.into_change(schema, options),
+                // Unreachable when `schemas` covers `tables`; dead-lettered rather than trusted.
+                None => Err(MapError {
+                    record: record.id(),
+                    reason: cdc_record::Reason::Missing("a key schema for its table"),
+                }),
+            }
+        });
+        match mapped {
+            Ok(Some(change)) => {
+                batch.changes.push(change);
+                batch.positions.push(index);
+            }
+            Ok(None) => batch.filtered += 1,
+            Err(error) => batch.letters.push((index, unmappable(raw.get(), error))),
+        }
+    }
+    batch
+}
+
+fn unmappable(raw: &str, error: MapError) -> DeadLetter<'_> {
+    DeadLetter {
+        raw,
+        reason: error.to_string(),
+        source: Source::Stream,
+        sequence_number: cdc_record::sequence_number_of(raw),
+        table_name: None,
+    }
+}

@@ -1,0 +1,68 @@
+//! Which attributes form each table's key: stream records carry `Keys` but not which one is
+//! the partition key, so we take it from `CDC_KEY_SCHEMA` or ask `DescribeTable` once per table.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::KeyType;
+use cdc_record::KeySchema;
+use tokio::sync::{Mutex, OnceCell};
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the key schema of table {table:?} (set CDC_KEY_SCHEMA=TABLE:PARTITION_KEY[:SORT_KEY] or allow dynamodb:DescribeTable): {reason}")]
+pub struct KeySchemaError {
+    pub table: String,
+    pub reason: String,
+}
+
+/// Configured key schemas, plus those described so far (kept for the container's life).
+pub struct KeySchemas {
+    known: Mutex<HashMap<String, Arc<KeySchema>>>,
+    client: OnceCell<aws_sdk_dynamodb::Client>,
+}
+
+impl KeySchemas {
+    pub fn new(configured: Vec<(String, KeySchema)>) -> Self {
+        KeySchemas {
+            known: Mutex::new(configured.into_iter().map(|(t, s)| (t, Arc::new(s))).collect()),
+            client: OnceCell::new(),
+        }
+    }
+
+    pub async fn get(&self, table: &str) -> Result<Arc<KeySchema>, KeySchemaError> {
+        if let Some(schema) = self.known.lock().await.get(table) {
+            return Ok(schema.clone());
+        }
+        let schema = Arc::new(self.describe(table).await?);
+        self.known.lock().await.insert(table.to_owned(), schema.clone());
+        Ok(schema)
+    }
+
+    async fn describe(&self, table: &str) -> Result<KeySchema, KeySchemaError> {
+        let fail = |reason: String| KeySchemaError {
+            table: table.to_owned(),
+            reason,
+        };
+        let client = self
+            .client
+            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await) })
+            .await;
+        let output = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| fail(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?;
+        let elements = output.table().map(|t| t.key_schema()).unwrap_or_default();
+        let name_of = |kind: KeyType| {
+            elements
+                .iter()
+                .find(|e| e.key_type() == &kind)
+                .map(|e| e.attribute_name().to_owned())
+        };
+        Ok(KeySchema {
+            partition_key: name_of(KeyType::Hash).ok_or_else(|| fail("DescribeTable returned no HASH key".into()))?,
+            sort_key: name_of(KeyType::Range),
+        })
+    }
+}

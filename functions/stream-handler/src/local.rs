@@ -1,0 +1,46 @@
+//! `stream-handler --event FILE`: one invocation on a sample event, no Lambda or AWS account
+//! needed. Change records go to the sinks (stdout by default); the batch response and the
+//! metrics go to stderr so that stdout stays pure JSON Lines.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cdc_record::StreamEvent;
+use tokio::time::Instant;
+
+use crate::{now_ms, BatchResponse, HandlerError, Settings, SettingsError, StreamHandler};
+
+/// As long as Lambda's longest invocation.
+const LOCAL_TIMEOUT: Duration = Duration::from_secs(900);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a DynamoDB Streams event ({{\"Records\": [...]}}): {source}")]
+    Event { path: PathBuf, source: serde_json::Error },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Handler(#[from] HandlerError),
+}
+
+/// Runs the handler once on the event in `path`.
+pub async fn run(path: &Path, settings: Settings) -> Result<BatchResponse, LocalError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LocalError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let event: StreamEvent = serde_json::from_str(&text).map_err(|source| LocalError::Event {
+        path: path.to_owned(),
+        source,
+    })?;
+    let handler = StreamHandler::from_settings(settings).await?;
+    let invocation = handler.handle(&event.records, Instant::now() + LOCAL_TIMEOUT).await?;
+    eprintln!("{}", invocation.metrics.to_emf(now_ms()));
+    eprintln!(
+        "{}",
+        serde_json::to_string(&invocation.response).unwrap_or_else(|e| e.to_string())
+    );
+    Ok(invocation.response)
+}

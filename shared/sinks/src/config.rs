@@ -1,0 +1,167 @@
+//! `CDC_SINKS` and `CDC_DLQ`: which sinks and dead-letter queue to build, checked at cold start.
+
+use std::path::PathBuf;
+
+use crate::dead_letter::{DeadLetterQueue, JsonLinesDeadLetters};
+use crate::fanout::FanOut;
+use crate::jsonl::JsonLinesSink;
+use crate::output::LineOutput;
+use crate::sink::Sink;
+use crate::url::SinkUrl;
+
+pub const SINKS_SETTING: &str = "CDC_SINKS";
+pub const DLQ_SETTING: &str = "CDC_DLQ";
+
+/// Sink URL forms, for error messages.
+const SINK_FORMS: &str = "stdout, file:///ABSOLUTE/PATH.jsonl";
+const DLQ_FORMS: &str = "stderr, stdout, file:///ABSOLUTE/PATH.jsonl";
+
+/// A bad `CDC_SINKS` or `CDC_DLQ`, or a sink that cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{setting}: unknown scheme {scheme:?} in {url:?}; accepted: {accepted}")]
+    UnknownScheme {
+        setting: &'static str,
+        url: String,
+        scheme: String,
+        accepted: &'static str,
+    },
+    #[error("{setting}: {url:?} has unknown option {option:?}; accepted options: {accepted}")]
+    UnknownOption {
+        setting: &'static str,
+        url: String,
+        option: String,
+        accepted: String,
+    },
+    #[error("{setting}: {url:?}: {message}")]
+    Invalid {
+        setting: &'static str,
+        url: String,
+        message: String,
+    },
+    #[error("{setting}: cannot open {path}: {source}")]
+    Open {
+        setting: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// One sink as configured, before any I/O.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkConfig {
+    Stdout,
+    File { path: PathBuf },
+}
+
+impl SinkConfig {
+    /// Parses `CDC_SINKS`: comma-separated sink URLs; unset or blank means `stdout`.
+    pub fn parse_list(spec: Option<&str>) -> Result<Vec<SinkConfig>, ConfigError> {
+        let spec = spec.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("stdout");
+        spec.split(',')
+            .map(str::trim)
+            .map(|url| {
+                if url.is_empty() {
+                    Err(SinkUrl::parse(SINKS_SETTING, spec)?.invalid("empty entry in the comma-separated list"))
+                } else {
+                    SinkConfig::parse(url)
+                }
+            })
+            .collect()
+    }
+
+    pub fn parse(raw: &str) -> Result<SinkConfig, ConfigError> {
+        let url = SinkUrl::parse(SINKS_SETTING, raw)?;
+        match url.scheme {
+            "stdout" => url.finish(&[]).map(|()| SinkConfig::Stdout),
+            "file" => {
+                let path = file_path(&url)?;
+                url.finish(&[]).map(|()| SinkConfig::File { path })
+            }
+            other => Err(ConfigError::UnknownScheme {
+                setting: SINKS_SETTING,
+                url: raw.to_owned(),
+                scheme: other.to_owned(),
+                accepted: SINK_FORMS,
+            }),
+        }
+    }
+
+    /// Sets the sink up (opens files, creates clients).
+    pub async fn build(&self) -> Result<Box<dyn Sink>, ConfigError> {
+        Ok(match self {
+            SinkConfig::Stdout => Box::new(JsonLinesSink::new("stdout", LineOutput::Stdout)),
+            SinkConfig::File { path } => Box::new(JsonLinesSink::new(
+                format!("file://{}", path.display()),
+                open(SINKS_SETTING, path)?,
+            )),
+        })
+    }
+}
+
+/// Builds every sink of `CDC_SINKS`.
+pub async fn build_fan_out(configs: &[SinkConfig]) -> Result<FanOut, ConfigError> {
+    let mut sinks = Vec::with_capacity(configs.len());
+    for config in configs {
+        sinks.push(config.build().await?);
+    }
+    Ok(FanOut::new(sinks))
+}
+
+/// The dead-letter queue as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeadLetterConfig {
+    Stderr,
+    Stdout,
+    File { path: PathBuf },
+}
+
+impl DeadLetterConfig {
+    /// Parses `CDC_DLQ`; unset or blank means `stderr` (the function's log).
+    pub fn parse(spec: Option<&str>) -> Result<Self, ConfigError> {
+        let raw = spec.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("stderr");
+        let url = SinkUrl::parse(DLQ_SETTING, raw)?;
+        match url.scheme {
+            "stderr" => url.finish(&[]).map(|()| DeadLetterConfig::Stderr),
+            "stdout" => url.finish(&[]).map(|()| DeadLetterConfig::Stdout),
+            "file" => {
+                let path = file_path(&url)?;
+                url.finish(&[]).map(|()| DeadLetterConfig::File { path })
+            }
+            other => Err(ConfigError::UnknownScheme {
+                setting: DLQ_SETTING,
+                url: raw.to_owned(),
+                scheme: other.to_owned(),
+                accepted: DLQ_FORMS,
+            }),
+        }
+    }
+
+    pub async fn build(&self) -> Result<Box<dyn DeadLetterQueue>, ConfigError> {
+        Ok(match self {
+            DeadLetterConfig::Stderr => Box::new(JsonLinesDeadLetters::new("stderr", LineOutput::Stderr)),
+            DeadLetterConfig::Stdout => Box::new(JsonLinesDeadLetters::new("stdout", LineOutput::Stdout)),
+            DeadLetterConfig::File { path } => Box::new(JsonLinesDeadLetters::new(
+                format!("file://{}", path.display()),
+                open(DLQ_SETTING, path)?,
+            )),
+        })
+    }
+}
+
+/// `file:///abs/path` → `/abs/path`.
+fn file_path(url: &SinkUrl<'_>) -> Result<PathBuf, ConfigError> {
+    if url.target.starts_with('/') {
+        Ok(PathBuf::from(url.target))
+    } else {
+        Err(url.invalid("a file URL needs an absolute path: file:///ABSOLUTE/PATH.jsonl"))
+    }
+}
+
+fn open(setting: &'static str, path: &std::path::Path) -> Result<LineOutput, ConfigError> {
+    LineOutput::append_to(path).map_err(|source| ConfigError::Open {
+        setting,
+        path: path.to_owned(),
+        source,
+    })
+}

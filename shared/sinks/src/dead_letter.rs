@@ -1,0 +1,110 @@
+//! Dead letters: records that cannot be mapped, or that a sink rejects for good, kept whole
+//! with the reason so that nothing is lost and the shard is never blocked by them.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cdc_record::Source;
+use tokio::time::Instant;
+
+use crate::output::LineOutput;
+use crate::sink::SharedError;
+
+/// One record that will not reach the sinks.
+#[derive(Debug, Clone)]
+pub struct DeadLetter<'a> {
+    /// The record exactly as received (a stream record's JSON, or an export line).
+    pub raw: &'a str,
+    pub reason: String,
+    pub source: Source,
+    pub sequence_number: Option<Cow<'a, str>>,
+    pub table_name: Option<Cow<'a, str>>,
+}
+
+impl DeadLetter<'_> {
+    /// `{"reason", "source", "sequence_number", "table_name", "record"}` on one line; `record` is
+    /// the original JSON, or a string when the original was not JSON.
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        let json_string = |out: &mut Vec<u8>, s: &str| {
+            // Serialising a str into a Vec<u8> cannot fail.
+            let _ = serde_json::to_writer(&mut *out, s);
+        };
+        out.extend_from_slice(b"{\"reason\":");
+        json_string(out, &self.reason);
+        out.extend_from_slice(b",\"source\":");
+        json_string(out, self.source.as_str());
+        out.extend_from_slice(b",\"sequence_number\":");
+        match &self.sequence_number {
+            Some(seq) => json_string(out, seq),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"table_name\":");
+        match &self.table_name {
+            Some(table) => json_string(out, table),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"record\":");
+        if serde_json::from_str::<serde::de::IgnoredAny>(self.raw).is_ok() {
+            cdc_record::write_compact_json(out, self.raw);
+        } else {
+            json_string(out, self.raw);
+        }
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+/// Letters `..sent` reached the queue; `sent` and later did not.
+#[derive(Debug, thiserror::Error)]
+#[error("dead-letter queue {queue} took {sent} letters, then failed: {error}")]
+pub struct DeadLetterError {
+    pub queue: String,
+    pub sent: usize,
+    pub error: SharedError,
+}
+
+/// A durable place for dead letters.
+#[async_trait]
+pub trait DeadLetterQueue: Send + Sync {
+    fn name(&self) -> &str;
+
+    /// Sends the letters in order; on error, says how many were durably sent first.
+    async fn send(&self, letters: &[DeadLetter<'_>], deadline: Instant) -> Result<(), DeadLetterError>;
+}
+
+/// Dead letters as JSON Lines on stdout, stderr or a file.
+pub struct JsonLinesDeadLetters {
+    name: String,
+    output: LineOutput,
+}
+
+impl JsonLinesDeadLetters {
+    pub fn new(name: impl Into<String>, output: LineOutput) -> Self {
+        JsonLinesDeadLetters {
+            name: name.into(),
+            output,
+        }
+    }
+}
+
+#[async_trait]
+impl DeadLetterQueue for JsonLinesDeadLetters {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send(&self, letters: &[DeadLetter<'_>], _deadline: Instant) -> Result<(), DeadLetterError> {
+        if letters.is_empty() {
+            return Ok(());
+        }
+        let mut out = Vec::new();
+        for letter in letters {
+            letter.write_json_line(&mut out);
+        }
+        self.output.write(out).await.map_err(|e| DeadLetterError {
+            queue: self.name.clone(),
+            sent: 0,
+            error: Arc::new(e),
+        })
+    }
+}

@@ -1,0 +1,79 @@
+//! Writes one batch to every configured sink at once and merges what they report.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use cdc_record::ChangeRecord;
+use futures::future::join_all;
+use tokio::time::{timeout_at, Instant};
+
+use crate::sink::{DeadlineExceeded, FailureKind, Sink, WriteReport};
+
+/// Every configured sink.
+pub struct FanOut {
+    sinks: Vec<Box<dyn Sink>>,
+}
+
+/// What the sinks together did with one batch.
+#[derive(Debug, Default)]
+pub struct FanOutReport {
+    /// The first record some sink must retry, with that sink's name and error.
+    pub first_retryable: Option<(usize, String)>,
+    /// Records some sink rejected for good (and none needs retrying), with the reasons.
+    pub rejected: BTreeMap<usize, String>,
+}
+
+impl FanOut {
+    pub fn new(sinks: Vec<Box<dyn Sink>>) -> Self {
+        FanOut { sinks }
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.sinks.iter().map(|s| s.name())
+    }
+
+    /// Writes `records` to all sinks concurrently; a sink still writing at `deadline` has
+    /// failed every record of the batch (retryable, since its outcome is unknown).
+    pub async fn write(&self, records: &[ChangeRecord<'_>], deadline: Instant) -> FanOutReport {
+        let writes = self.sinks.iter().map(|sink| async move {
+            let report = timeout_at(deadline, sink.write(records, deadline))
+                .await
+                .unwrap_or_else(|_| {
+                    WriteReport::failed_from(0, records.len(), FailureKind::Retryable, Arc::new(DeadlineExceeded))
+                });
+            (sink.name(), report)
+        });
+        merge(join_all(writes).await)
+    }
+}
+
+fn merge(reports: Vec<(&str, WriteReport)>) -> FanOutReport {
+    let first_retryable = reports
+        .iter()
+        .filter_map(|(name, report)| {
+            report
+                .first_retryable()
+                .map(|f| (f.index, format!("sink {name}: {}", f.error)))
+        })
+        .min_by_key(|(index, _)| *index);
+    let limit = first_retryable.as_ref().map_or(usize::MAX, |(index, _)| *index);
+    let mut rejected = BTreeMap::<usize, String>::new();
+    for (name, report) in &reports {
+        for failure in &report.failures {
+            if failure.kind == FailureKind::Permanent && failure.index < limit {
+                let reason = format!("sink {name}: {}", failure.error);
+                rejected
+                    .entry(failure.index)
+                    .and_modify(|r| {
+                        r.push_str("; ");
+                        r.push_str(&reason)
+                    })
+                    .or_insert(reason);
+            }
+        }
+    }
+    FanOutReport {
+        first_retryable,
+        rejected,
+    }
+}

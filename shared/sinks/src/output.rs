@@ -1,0 +1,49 @@
+//! Where line-oriented sinks write: standard output, standard error, or a file they append to.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// A place to append whole buffers of lines.
+#[derive(Debug, Clone)]
+pub enum LineOutput {
+    Stdout,
+    Stderr,
+    File(Arc<Mutex<File>>),
+}
+
+impl LineOutput {
+    /// Opens (creating if needed) `path` for appending.
+    pub fn append_to(path: &Path) -> io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(LineOutput::File(Arc::new(Mutex::new(file))))
+    }
+
+    /// Appends `bytes` in one piece and, for a file, waits until it is on disk.
+    pub async fn write(&self, bytes: Vec<u8>) -> io::Result<()> {
+        match self {
+            // Both are locked for the whole buffer, so lines of concurrent writers never interleave.
+            LineOutput::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(&bytes)?;
+                out.flush()
+            }
+            LineOutput::Stderr => {
+                let mut out = io::stderr().lock();
+                out.write_all(&bytes)?;
+                out.flush()
+            }
+            LineOutput::File(file) => {
+                let file = file.clone();
+                tokio::task::spawn_blocking(move || {
+                    let file = file.lock().map_err(|_| io::Error::other("file lock poisoned"))?;
+                    (&*file).write_all(&bytes)?;
+                    file.sync_data()
+                })
+                .await
+                .map_err(io::Error::other)?
+            }
+        }
+    }
+}

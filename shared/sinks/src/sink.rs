@@ -1,0 +1,89 @@
+//! The interface every sink implements, and what a write reports back.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cdc_record::ChangeRecord;
+use tokio::time::Instant;
+
+/// A destination for change records.
+///
+/// `write` receives records in stream order and must keep that order for the records of one
+/// item. Writes must be idempotent (deterministic ids, keys or object names, or conditional on
+/// `document_version`), because Lambda delivers at least once and replays whole suffixes.
+/// A record is reported as failed unless the sink durably accepted it; the write must return
+/// by `deadline` (the fan-out treats whatever is still running then as failed).
+#[async_trait]
+pub trait Sink: Send + Sync {
+    /// Names the sink in logs and dead letters (its URL without secrets).
+    fn name(&self) -> &str;
+
+    async fn write(&self, records: &[ChangeRecord<'_>], deadline: Instant) -> WriteReport;
+}
+
+/// Whether retrying can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Throttling, a timeout, an unreachable endpoint: report it so Lambda retries.
+    Retryable,
+    /// The sink will never accept this record (too large, invalid): dead-letter it.
+    Permanent,
+}
+
+pub type SharedError = Arc<dyn Error + Send + Sync>;
+
+/// One record a sink did not accept.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Position in the slice given to `write`.
+    pub index: usize,
+    pub kind: FailureKind,
+    pub error: SharedError,
+}
+
+/// The records of one `write` that were not durably accepted; all others were.
+#[derive(Debug, Clone, Default)]
+pub struct WriteReport {
+    pub failures: Vec<Failure>,
+}
+
+impl WriteReport {
+    pub fn ok() -> Self {
+        WriteReport::default()
+    }
+
+    /// Every record from `from` on failed for the same reason.
+    pub fn failed_from(from: usize, len: usize, kind: FailureKind, error: SharedError) -> Self {
+        WriteReport {
+            failures: (from..len)
+                .map(|index| Failure {
+                    index,
+                    kind,
+                    error: error.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The first record that must be retried.
+    pub fn first_retryable(&self) -> Option<&Failure> {
+        self.failures
+            .iter()
+            .filter(|f| f.kind == FailureKind::Retryable)
+            .min_by_key(|f| f.index)
+    }
+}
+
+/// The write did not finish before the invocation's deadline.
+#[derive(Debug, Clone, Copy)]
+pub struct DeadlineExceeded;
+
+impl fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stopped before the invocation's deadline; outcome left for the retry")
+    }
+}
+
+impl Error for DeadlineExceeded {}

@@ -1,0 +1,80 @@
+//! Sink URLs: `scheme://target?option=value&...`, or a bare scheme such as `stdout`.
+//!
+//! Not the `url` crate: targets such as an SNS topic ARN (`sns://arn:aws:sns:...`) or a table
+//! name with `{table}` are not valid URL hosts, and we only need scheme, target and options.
+
+use crate::config::ConfigError;
+
+/// One parsed sink URL whose options are taken one by one by the sink's config.
+#[derive(Debug)]
+pub struct SinkUrl<'a> {
+    /// The environment variable it came from, for error messages.
+    pub setting: &'static str,
+    pub raw: &'a str,
+    pub scheme: &'a str,
+    pub target: &'a str,
+    options: Vec<(String, String)>,
+}
+
+impl<'a> SinkUrl<'a> {
+    pub fn parse(setting: &'static str, raw: &'a str) -> Result<Self, ConfigError> {
+        let (base, query) = raw.split_once('?').unwrap_or((raw, ""));
+        let (scheme, target) = base.split_once("://").unwrap_or((base, ""));
+        let options = form_urlencoded::parse(query.as_bytes()).into_owned().collect::<Vec<_>>();
+        let url = SinkUrl {
+            setting,
+            raw,
+            scheme,
+            target,
+            options,
+        };
+        if let Some((name, _)) = url.options.iter().find(|(name, _)| url.options.iter().filter(|(n, _)| n == name).count() > 1) {
+            return Err(url.invalid(format!("option {name:?} is given more than once")));
+        }
+        Ok(url)
+    }
+
+    /// Takes an option's value, if given.
+    pub fn option(&mut self, name: &str) -> Option<String> {
+        let at = self.options.iter().position(|(n, _)| n == name)?;
+        Some(self.options.remove(at).1)
+    }
+
+    /// Takes an option whose value must be one of `accepted`.
+    pub fn choice(&mut self, name: &str, accepted: &[&'static str]) -> Result<Option<&'static str>, ConfigError> {
+        match self.option(name) {
+            None => Ok(None),
+            Some(value) => accepted
+                .iter()
+                .find(|a| **a == value)
+                .copied()
+                .map(Some)
+                .ok_or_else(|| self.invalid(format!("option {name}={value:?} is not one of {}", accepted.join(", ")))),
+        }
+    }
+
+    /// Fails on any option the sink did not take, listing those it accepts.
+    pub fn finish(self, accepted: &[&str]) -> Result<(), ConfigError> {
+        match self.options.first() {
+            None => Ok(()),
+            Some((name, _)) => Err(ConfigError::UnknownOption {
+                setting: self.setting,
+                url: self.raw.to_owned(),
+                option: name.clone(),
+                accepted: if accepted.is_empty() {
+                    "none".into()
+                } else {
+                    accepted.join(", ")
+                },
+            }),
+        }
+    }
+
+    pub fn invalid(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            setting: self.setting,
+            url: self.raw.to_owned(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Metrics in CloudWatch Embedded Metric Format (EMF): one JSON line per invocation on stdout,
+//! which CloudWatch Logs turns into metrics without any API call from the function.
+//!
+//! Counter names follow OpenSearch Data Prepper's `dynamodb` source, so dashboards and alarms
+//! carry over.
+
+use serde_json::{json, Map, Value};
+
+/// Data Prepper's counter names, plus our latency.
+pub mod names {
+    pub const CHANGE_EVENTS_PROCESSED: &str = "changeEventsProcessed";
+    pub const CHANGE_EVENTS_PROCESSING_ERRORS: &str = "changeEventsProcessingErrors";
+    pub const CHANGE_EVENTS_FILTERED: &str = "changeEventsFiltered";
+    pub const CHANGE_EVENTS_FAILED: &str = "changeEventsFailed";
+    pub const CHANGE_EVENT_LATENCY: &str = "changeEventLatency";
+    pub const SHARD_PROGRESS: &str = "shardProgress";
+    pub const EXPORT_JOB_SUCCESS: &str = "exportJobSuccess";
+    pub const EXPORT_JOB_FAILURE: &str = "exportJobFailure";
+    pub const EXPORT_S3_OBJECTS_TOTAL: &str = "exportS3ObjectsTotal";
+    pub const EXPORT_S3_OBJECTS_PROCESSED: &str = "exportS3ObjectsProcessed";
+    pub const EXPORT_RECORDS_TOTAL: &str = "exportRecordsTotal";
+    pub const EXPORT_RECORDS_PROCESSED: &str = "exportRecordsProcessed";
+    pub const EXPORT_RECORDS_PROCESSING_ERRORS: &str = "exportRecordsProcessingErrors";
+}
+
+/// CloudWatch units used here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Milliseconds,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+        }
+    }
+}
+
+/// EMF allows at most 100 values per metric in one line.
+const MAX_VALUES: usize = 100;
+
+/// The metrics of one invocation.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    namespace: String,
+    dimensions: Vec<(String, String)>,
+    metrics: Vec<(&'static str, Unit, Vec<f64>)>,
+}
+
+impl Metrics {
+    pub fn new(namespace: impl Into<String>, dimensions: Vec<(String, String)>) -> Self {
+        Metrics {
+            namespace: namespace.into(),
+            dimensions,
+            metrics: Vec::new(),
+        }
+    }
+
+    /// Adds `n` to a counter.
+    pub fn count(&mut self, name: &'static str, n: u64) {
+        let entry = self.entry(name, Unit::Count);
+        match entry.first_mut() {
+            Some(total) => *total += n as f64,
+            None => entry.push(n as f64),
+        }
+    }
+
+    /// Records a distribution, sampled evenly down to the 100 values EMF takes per metric.
+    pub fn distribution(&mut self, name: &'static str, unit: Unit, values: &[f64]) {
+        let step = values.len().div_ceil(MAX_VALUES).max(1);
+        let sampled = values.iter().step_by(step).copied();
+        self.entry(name, unit).extend(sampled);
+    }
+
+    /// The counter's value (0 when never counted).
+    pub fn counter(&self, name: &str) -> u64 {
+        self.values(name).first().map_or(0, |v| *v as u64)
+    }
+
+    pub fn values(&self, name: &str) -> &[f64] {
+        self.metrics
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map_or(&[], |(_, _, v)| v.as_slice())
+    }
+
+    /// The EMF JSON line (without newline).
+    pub fn to_emf(&self, timestamp_ms: i64) -> String {
+        let dimension_names: Vec<&str> = self.dimensions.iter().map(|(k, _)| k.as_str()).collect();
+        let definitions: Vec<Value> = self
+            .metrics
+            .iter()
+            .map(|(name, unit, _)| json!({"Name": name, "Unit": unit.as_str()}))
+            .collect();
+        let mut root = Map::new();
+        root.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.namespace,
+                    "Dimensions": [dimension_names],
+                    "Metrics": definitions,
+                }],
+            }),
+        );
+        for (name, value) in &self.dimensions {
+            root.insert(name.clone(), Value::from(value.as_str()));
+        }
+        for (name, _, values) in &self.metrics {
+            let value = match values.as_slice() {
+                [one] => json!(one),
+                many => json!(many),
+            };
+            root.insert((*name).into(), value);
+        }
+        Value::Object(root).to_string()
+    }
+
+    fn entry(&mut self, name: &'static str, unit: Unit) -> &mut Vec<f64> {
+        let at = match self.metrics.iter().position(|(n, _, _)| *n == name) {
+            Some(at) => at,
+            None => {
+                self.metrics.push((name, unit, Vec::new()));
+                self.metrics.len() - 1
+            }
+        };
+        &mut self.metrics[at].2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_an_emf_document_cloudwatch_accepts() {
+        let mut m = Metrics::new("DynamoDbCdc", vec![("FunctionName".into(), "fn".into())]);
+        m.count(names::CHANGE_EVENTS_PROCESSED, 3);
+        m.count(names::CHANGE_EVENTS_PROCESSED, 2);
+        m.count(names::CHANGE_EVENTS_PROCESSING_ERRORS, 0);
+        m.distribution(names::CHANGE_EVENT_LATENCY, Unit::Milliseconds, &[5.0, 7.0]);
+        let line: Value = serde_json::from_str(&m.to_emf(1_700_000_000_000)).unwrap();
+        assert_eq!(
+            line,
+            json!({
+                "_aws": {"Timestamp": 1_700_000_000_000i64, "CloudWatchMetrics": [{
+                    "Namespace": "DynamoDbCdc",
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": [
+                        {"Name": "changeEventsProcessed", "Unit": "Count"},
+                        {"Name": "changeEventsProcessingErrors", "Unit": "Count"},
+                        {"Name": "changeEventLatency", "Unit": "Milliseconds"},
+                    ]}]},
+                "FunctionName": "fn",
+                "changeEventsProcessed": 5.0,
+                "changeEventsProcessingErrors": 0.0,
+                "changeEventLatency": [5.0, 7.0],
+            })
+        );
+        assert_eq!(m.counter(names::CHANGE_EVENTS_PROCESSED), 5);
+    }
+
+    #[test]
+    fn samples_distributions_down_to_100_values() {
+        let mut m = Metrics::new("n", vec![]);
+        let values: Vec<f64> = (0..1000).map(f64::from).collect();
+        m.distribution(names::CHANGE_EVENT_LATENCY, Unit::Milliseconds, &values);
+        assert_eq!(m.values(names::CHANGE_EVENT_LATENCY).len(), 100);
+        assert_eq!(m.values(names::CHANGE_EVENT_LATENCY)[1], 10.0);
+    }
+}
