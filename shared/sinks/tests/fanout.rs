@@ -1,0 +1,107 @@
+//! The fan-out merges per-sink reports: the lowest retryable record wins, permanent
+//! rejections before it become dead letters, and a sink past the deadline fails its batch.
+//! The sinks are in-test implementations of our own trait.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cdc_record::{ChangeRecord, KeySchema, MappingOptions, StreamRecord};
+use cdc_sinks::{Failure, FailureKind, FanOut, Sink, WriteReport};
+use tokio::time::Instant;
+
+struct Scripted {
+    name: &'static str,
+    failures: Vec<(usize, FailureKind)>,
+    hang: bool,
+}
+
+#[async_trait]
+impl Sink for Scripted {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn write(&self, _records: &[ChangeRecord<'_>], _deadline: Instant) -> WriteReport {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        WriteReport {
+            failures: self
+                .failures
+                .iter()
+                .map(|(index, kind)| Failure {
+                    index: *index,
+                    kind: *kind,
+                    error: Arc::new(std::io::Error::other(format!("boom {index}"))),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn records(raw: &[String]) -> Vec<ChangeRecord<'_>> {
+    let schema = KeySchema {
+        partition_key: "pk".into(),
+        sort_key: None,
+    };
+    raw.iter()
+        .map(|r| {
+            StreamRecord::parse(r)
+                .unwrap()
+                .into_change(&schema, &MappingOptions::default())
+                .unwrap()
+                .unwrap()
+        })
+        .collect()
+}
+
+fn raw(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"eventName":"INSERT","eventSourceARN":"arn:aws:dynamodb:r:1:table/t/stream/s","dynamodb":{{"ApproximateCreationDateTime":1,"SequenceNumber":"{i}","Keys":{{"pk":{{"S":"k{i}"}}}}}}}}"#
+            )
+        })
+        .collect()
+}
+
+fn sink(name: &'static str, failures: Vec<(usize, FailureKind)>) -> Box<dyn Sink> {
+    Box::new(Scripted {
+        name,
+        failures,
+        hang: false,
+    })
+}
+
+#[tokio::test]
+async fn lowest_retryable_wins_and_earlier_rejections_are_kept() {
+    let raw = raw(8);
+    let fan_out = FanOut::new(vec![
+        sink("a", vec![(1, FailureKind::Permanent), (5, FailureKind::Retryable), (6, FailureKind::Retryable)]),
+        sink("b", vec![(1, FailureKind::Permanent), (4, FailureKind::Retryable), (7, FailureKind::Permanent)]),
+    ]);
+    let report = fan_out.write(&records(&raw), Instant::now() + Duration::from_secs(5)).await;
+    let (index, reason) = report.first_retryable.unwrap();
+    assert_eq!(index, 4);
+    assert_eq!(reason, "sink b: boom 4");
+    assert_eq!(report.rejected.keys().copied().collect::<Vec<_>>(), vec![1], "rejections after the retry point are dropped: the retry redoes them");
+    assert_eq!(report.rejected[&1], "sink a: boom 1; sink b: boom 1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sink_still_writing_at_the_deadline_fails_the_whole_batch() {
+    let raw = raw(3);
+    let fan_out = FanOut::new(vec![
+        sink("fast", vec![]),
+        Box::new(Scripted {
+            name: "slow",
+            failures: vec![],
+            hang: true,
+        }),
+    ]);
+    let report = fan_out.write(&records(&raw), Instant::now() + Duration::from_secs(2)).await;
+    let (index, reason) = report.first_retryable.unwrap();
+    assert_eq!(index, 0);
+    assert!(reason.starts_with("sink slow: stopped before the invocation's deadline"), "{reason}");
+}
