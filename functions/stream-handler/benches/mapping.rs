@@ -1,1 +1,192 @@
-fn main() {}
+//! End-to-end mapping throughput: parse the Lambda payload, map every record, serialise JSON
+//! Lines into a discarded buffer, against two baselines measured in the same run:
+//!
+//! * floor: `serde_json` tokenising the payload into `IgnoredAny` (no work can be faster);
+//! * naive: `aws_lambda_events`' DynamoDB event plus `serde_dynamo` images to `serde_json::Value`
+//!   (what a hand-written Rust function does; it also loses 38-digit numbers to f64).
+//!
+//! Run: `cargo bench -p stream-handler --bench mapping` (figures go to docs/BENCHMARKS.md).
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cdc_record::{KeySchema, MappingOptions, StreamEvent};
+use serde_json::{json, Value};
+use stream_handler::batch;
+
+/// Lambda's synchronous invocation payload limit.
+const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
+
+fn record(i: usize) -> Value {
+    let image = json!({
+        "pk": {"S": format!("customer#{:08}", i % 977)},
+        "sk": {"S": format!("order#{i:010}")},
+        "status": {"S": if i % 3 == 0 { "SHIPPED" } else { "PENDING" }},
+        "amount": {"N": format!("{}.{:02}", i * 7 % 100_000, i % 100)},
+        "exact": {"N": "12345678901234567890.123456789012345678"},
+        "quantity": {"N": (i % 40).to_string()},
+        "gift": {"BOOL": i % 5 == 0},
+        "coupon": {"NULL": true},
+        "tags": {"SS": ["priority", "web", "eu-west"]},
+        "scores": {"NS": ["1.5", "2", "99999999999999999999.5"]},
+        "thumbnail": {"B": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="},
+        "address": {"M": {
+            "street": {"S": "Große Straße 1"}, "city": {"S": "Berlin"}, "zip": {"S": "10115"},
+            "geo": {"M": {"lat": {"N": "52.520008"}, "lon": {"N": "13.404954"}}}
+        }},
+        "lines": {"L": [
+            {"M": {"sku": {"S": "SKU-1"}, "qty": {"N": "2"}, "price": {"N": "19.99"}}},
+            {"M": {"sku": {"S": "SKU-2"}, "qty": {"N": "1"}, "price": {"N": "5.00"}}}
+        ]},
+        "note": {"S": "Please leave the parcel with the neighbour if nobody is at home. \"Thanks\"!"}
+    });
+    json!({
+        "eventID": format!("{i:032x}"),
+        "eventName": "MODIFY",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "eu-west-1",
+        "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/2026-11-21T00:00:00.000",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_795_278_192 + i,
+            "Keys": {"pk": image["pk"], "sk": image["sk"]},
+            "NewImage": image,
+            "OldImage": image,
+            "SequenceNumber": format!("{:021}", 1_000_000 + i),
+            "SizeBytes": 1400,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        }
+    })
+}
+
+fn payload(records: Vec<Value>) -> Vec<u8> {
+    serde_json::to_vec(&json!({ "Records": records })).expect("serialisable")
+}
+
+fn batch_of(n: usize) -> Vec<u8> {
+    payload((0..n).map(record).collect())
+}
+
+/// As many records as fit just under the 6 MB payload limit.
+fn max_batch() -> (Vec<u8>, usize) {
+    let per_record = serde_json::to_vec(&record(0)).expect("serialisable").len() + 1;
+    let mut n = MAX_PAYLOAD / per_record;
+    loop {
+        let bytes = batch_of(n);
+        if bytes.len() < MAX_PAYLOAD {
+            return (bytes, n);
+        }
+        n -= 1;
+    }
+}
+
+fn floor(payload: &[u8]) -> usize {
+    serde_json::from_slice::<serde::de::IgnoredAny>(payload).expect("valid");
+    0
+}
+
+fn ours(payload: &[u8], schemas: &HashMap<String, Arc<KeySchema>>) -> usize {
+    let event: StreamEvent = serde_json::from_slice(payload).expect("valid");
+    let parsed = batch::parse(&event.records);
+    let mapped = batch::map(parsed, &event.records, schemas, &MappingOptions::default());
+    assert!(mapped.letters.is_empty());
+    black_box(cdc_sinks::jsonl::encode(&mapped.changes)).len()
+}
+
+fn naive(payload: &[u8]) -> usize {
+    let event: aws_lambda_events::event::dynamodb::Event = serde_json::from_slice(payload).expect("valid");
+    let mut out = Vec::with_capacity(payload.len());
+    for record in event.records {
+        let table = record.event_source_arn.as_deref().and_then(|a| a.split('/').nth(1)).unwrap_or_default();
+        let document = Value::Object(record.change.new_image.into_inner().into_iter().map(|(k, v)| (k, to_json(v))).collect());
+        let line = json!({
+            "metadata": {
+                "table_name": table,
+                "primary_key": format!("{}|{}", document["pk"].as_str().unwrap_or(""), document["sk"].as_str().unwrap_or("")),
+                "dynamodb_event_name": record.event_name,
+                "dynamodb_timestamp": record.change.approximate_creation_date_time.timestamp_millis(),
+                "sequence_number": record.change.sequence_number,
+                "event_id": record.event_id,
+            },
+            "document": document,
+        });
+        serde_json::to_writer(&mut out, &line).expect("serialisable");
+        out.push(b'\n');
+    }
+    black_box(out).len()
+}
+
+/// The conversion a hand-written function does: numbers through f64, binary to base64.
+fn to_json(value: serde_dynamo::AttributeValue) -> Value {
+    use base64::Engine as _;
+    use serde_dynamo::AttributeValue as A;
+    let b64 = |b: Vec<u8>| Value::from(base64::engine::general_purpose::STANDARD.encode(b));
+    let num = |n: String| json!(n.parse::<f64>().unwrap_or(f64::NAN));
+    match value {
+        A::S(s) => Value::from(s),
+        A::N(n) => num(n),
+        A::B(b) => b64(b),
+        A::Bool(b) => Value::from(b),
+        A::Null(_) => Value::Null,
+        A::M(m) => Value::Object(m.into_iter().map(|(k, v)| (k, to_json(v))).collect()),
+        A::L(l) => Value::Array(l.into_iter().map(to_json).collect()),
+        A::Ss(v) => json!(v),
+        A::Ns(v) => Value::Array(v.into_iter().map(num).collect()),
+        A::Bs(v) => Value::Array(v.into_iter().map(b64).collect()),
+    }
+}
+
+/// Median seconds per run of `f`, over rounds interleaved with the other paths by the caller.
+fn time(f: &mut dyn FnMut() -> usize, min: Duration) -> f64 {
+    let start = Instant::now();
+    let mut runs = 0u32;
+    while start.elapsed() < min || runs < 3 {
+        black_box(f());
+        runs += 1;
+    }
+    start.elapsed().as_secs_f64() / f64::from(runs)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let mut schemas = HashMap::new();
+    schemas.insert(
+        "orders".to_owned(),
+        Arc::new(KeySchema {
+            partition_key: "pk".into(),
+            sort_key: Some("sk".into()),
+        }),
+    );
+    let (max, max_n) = max_batch();
+    let cases = [("1,000 records", batch_of(1000), 1000usize), ("max batch", max, max_n)];
+
+    println!("| batch | records | payload MB | path | records/s | MB/s | vs floor | vs naive |");
+    println!("|---|---:|---:|---|---:|---:|---:|---:|");
+    for (name, payload, n) in &cases {
+        let mb = payload.len() as f64 / 1e6;
+        let (mut f, mut o, mut v) = (vec![], vec![], vec![]);
+        let round = Duration::from_millis(300);
+        // Interleaved rounds, so that machine noise hits every path alike.
+        for _ in 0..7 {
+            f.push(time(&mut || floor(payload), round));
+            o.push(time(&mut || ours(payload, &schemas), round));
+            v.push(time(&mut || naive(payload), round));
+        }
+        let (f, o, v) = (median(f), median(o), median(v));
+        for (path, secs) in [("floor (IgnoredAny)", f), ("**ours**", o), ("naive (aws_lambda_events + serde_dynamo)", v)] {
+            println!(
+                "| {name} | {n} | {mb:.2} | {path} | {:.0} | {:.0} | {:.0}% | {:.2}x |",
+                *n as f64 / secs,
+                mb / secs,
+                100.0 * f / secs,
+                v / secs
+            );
+        }
+    }
+}
