@@ -6,6 +6,35 @@ use crate::json;
 use crate::key::PrimaryKey;
 use crate::value::Item;
 
+/// An item's content: as plain JSON (what most sinks write) and as the DynamoDB JSON it came
+/// from (for sinks that need the typed attributes, parsed on demand).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document<'a> {
+    json: String,
+    image: &'a str,
+}
+
+impl<'a> Document<'a> {
+    pub(crate) fn new(json: String, image: &'a str) -> Self {
+        Document { json, image }
+    }
+
+    /// The plain JSON object, e.g. `{"pk":"o#1","amount":15}`.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The DynamoDB JSON image it was made from, e.g. `{"pk":{"S":"o#1"},"amount":{"N":"15"}}`.
+    pub fn image(&self) -> &'a str {
+        self.image
+    }
+
+    /// The typed attributes (parsed from the image, which was validated when mapped).
+    pub fn item(&self) -> Result<Item<'a>, serde_json::Error> {
+        serde_json::from_str(self.image)
+    }
+}
+
 /// The DynamoDB Streams event name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventName {
@@ -77,7 +106,7 @@ pub struct ChangeRecord<'a> {
     pub ttl_delete: bool,
     pub source: Source,
     /// `None` for a REMOVE under `view_on_remove = NEW_IMAGE`.
-    pub document: Option<Item<'a>>,
+    pub document: Option<Document<'a>>,
     /// The source record or export line exactly as received.
     pub raw: &'a str,
 }
@@ -117,7 +146,7 @@ impl ChangeRecord<'_> {
         json::string(out, self.source.as_str());
         out.extend_from_slice(b"},\"document\":");
         match &self.document {
-            Some(document) => json::item(out, document),
+            Some(document) => out.extend_from_slice(document.json.as_bytes()),
             None => out.extend_from_slice(b"null"),
         }
         out.push(b'}');
@@ -126,7 +155,7 @@ impl ChangeRecord<'_> {
     /// The document alone as a JSON object (`{}` when there is none), for sinks that index it.
     pub fn write_document(&self, out: &mut Vec<u8>) {
         match &self.document {
-            Some(document) => json::item(out, document),
+            Some(document) => out.extend_from_slice(document.json.as_bytes()),
             None => out.extend_from_slice(b"{}"),
         }
     }

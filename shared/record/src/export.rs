@@ -7,8 +7,7 @@ use serde::Deserialize;
 use crate::change::{Action, ChangeRecord, Source};
 use crate::error::{MapError, RecordId};
 use crate::key::KeySchema;
-use crate::value::Item;
-use crate::{shape_error, version};
+use crate::{shape_error, transcode, version};
 
 /// What every item of one export shares.
 #[derive(Debug, Clone)]
@@ -24,7 +23,7 @@ pub struct ExportSource<'s> {
 #[derive(Deserialize)]
 struct ExportLine<'a> {
     #[serde(rename = "Item", borrow)]
-    item: Item<'a>,
+    item: &'a serde_json::value::RawValue,
 }
 
 /// Maps one line (`line_number` is 1-based, for error messages).
@@ -37,10 +36,13 @@ pub fn map_export_line<'a>(
         record: RecordId::ExportLine(line_number),
         reason,
     };
-    let item = serde_json::from_str::<ExportLine>(line)
-        .map_err(|_| fail(shape_error::<ExportLine>(line)))?
-        .item;
-    let key = source.key_schema.key_of(&item).map_err(|e| fail(e.into()))?;
+    let image = serde_json::from_str::<ExportLine>(line)
+        .map_err(|_| fail(shape_error::<ExportLine>(line, "")))?
+        .item
+        .get();
+    let (document, key_attributes) =
+        transcode::document_capturing(image, "Item", &source.key_schema.names()).map_err(fail)?;
+    let key = source.key_schema.key_of(&key_attributes).map_err(|e| fail(e.into()))?;
     Ok(ChangeRecord {
         table_name: Cow::Borrowed(source.table_name),
         key,
@@ -52,7 +54,7 @@ pub fn map_export_line<'a>(
         event_id: None,
         ttl_delete: false,
         source: Source::Export,
-        document: Some(item),
+        document: Some(document),
         raw: line,
     })
 }

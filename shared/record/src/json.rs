@@ -48,7 +48,7 @@ pub fn item(out: &mut Vec<u8>, item: &Item<'_>) {
     out.push(b'}');
 }
 
-fn attribute(out: &mut Vec<u8>, value: &AttributeValue<'_>) {
+pub(crate) fn attribute(out: &mut Vec<u8>, value: &AttributeValue<'_>) {
     match value {
         AttributeValue::S(s) => string(out, s.as_str()),
         AttributeValue::N(n) => out.extend_from_slice(n.as_str().as_bytes()),

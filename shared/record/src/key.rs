@@ -32,6 +32,14 @@ pub struct PrimaryKey<'a> {
 }
 
 impl KeySchema {
+    /// The key attribute names (the partition key twice when there is no sort key).
+    pub fn names(&self) -> [&str; 2] {
+        [
+            &self.partition_key,
+            self.sort_key.as_deref().unwrap_or(&self.partition_key),
+        ]
+    }
+
     /// Renders the key of `item` (a stream record's `Keys` or a whole item).
     pub fn key_of<'a>(&self, item: &Item<'a>) -> Result<PrimaryKey<'a>, KeyError> {
         let (pk_name, pk_value) = self.find(item, &self.partition_key)?;

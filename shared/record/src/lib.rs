@@ -56,10 +56,11 @@ mod json;
 mod key;
 mod number;
 mod stream;
+mod transcode;
 mod value;
 pub mod version;
 
-pub use change::{Action, ChangeRecord, EventName, Source};
+pub use change::{Action, ChangeRecord, Document, EventName, Source};
 pub use error::{MapError, Reason, RecordId};
 pub use export::{map_export_line, ExportSource};
 pub use json::{compact as write_compact_json, item as write_item_json};
@@ -95,13 +96,18 @@ pub struct MappingOptions {
     pub ttl_deletes: TtlDeletes,
 }
 
-/// Locates why `raw` does not deserialize as `T`. Only called once a fast parse has failed, so
-/// the path tracking costs nothing on good records.
-fn shape_error<'a, T: serde::Deserialize<'a>>(raw: &'a str) -> Reason {
+/// Locates why `raw` (found at `location` in its record, `""` for the whole record) does not
+/// deserialize as `T`. Only called once a fast parse has failed, so the path tracking costs
+/// nothing on good records.
+fn shape_error<'a, T: serde::Deserialize<'a>>(raw: &'a str, location: &str) -> Reason {
     let mut deserializer = serde_json::Deserializer::from_str(raw);
     match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
         Err(e) => Reason::Shape {
-            path: e.path().to_string(),
+            path: match (location, e.path().to_string()) {
+                ("", path) => path,
+                (location, path) if path == "." => location.to_owned(),
+                (location, path) => format!("{location}.{path}"),
+            },
             message: e.into_inner().to_string(),
         },
         Ok(_) => Reason::Shape {

@@ -8,8 +8,8 @@ use serde_json::value::RawValue;
 use crate::change::{Action, ChangeRecord, EventName, Source};
 use crate::error::{MapError, Reason, RecordId};
 use crate::key::KeySchema;
-use crate::value::{Item, Text};
-use crate::{shape_error, version, MappingOptions, TtlDeletes, ViewOnRemove};
+use crate::value::Text;
+use crate::{shape_error, transcode, version, MappingOptions, TtlDeletes, ViewOnRemove};
 
 /// The Lambda payload for a DynamoDB Streams event source mapping.
 ///
@@ -43,12 +43,13 @@ pub struct StreamRecord<'a> {
 struct StreamData<'a> {
     #[serde(default)]
     approximate_creation_date_time: Option<f64>,
+    // Images stay raw until mapping: only the one the document needs is transcoded.
     #[serde(borrow, default)]
-    keys: Option<Item<'a>>,
+    keys: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    new_image: Option<Item<'a>>,
+    new_image: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    old_image: Option<Item<'a>>,
+    old_image: Option<&'a RawValue>,
     #[serde(borrow, default)]
     sequence_number: Option<Text<'a>>,
 }
@@ -90,7 +91,7 @@ impl<'a> StreamRecord<'a> {
             Ok(record) => Ok(StreamRecord { raw, ..record }),
             Err(_) => Err(MapError {
                 record: record_id(sequence_number_of(raw).as_deref()),
-                reason: shape_error::<StreamRecord>(raw),
+                reason: shape_error::<StreamRecord>(raw, ""),
             }),
         }
     }
@@ -143,13 +144,20 @@ impl<'a> StreamRecord<'a> {
             .sequence_number
             .ok_or_else(|| fail(Reason::Missing("dynamodb.SequenceNumber")))?;
         let timestamp_ms = timestamp_ms(data.approximate_creation_date_time).map_err(fail)?;
-        let keys = data.keys.ok_or_else(|| fail(Reason::Missing("dynamodb.Keys")))?;
-        let key = schema.key_of(&keys).map_err(|e| fail(e.into()))?;
+        let keys = data.keys.ok_or_else(|| fail(Reason::Missing("dynamodb.Keys")))?.get();
+        let (keys_document, key_attributes) =
+            transcode::document_capturing(keys, "dynamodb.Keys", &schema.names()).map_err(fail)?;
+        let key = schema.key_of(&key_attributes).map_err(|e| fail(e.into()))?;
+        // Without the image it wants (KEYS_ONLY, or OLD_IMAGE for a new image), the document is the keys.
+        let image = |image: Option<&'a RawValue>, location| match image {
+            Some(image) => transcode::document(image.get(), location).map_err(fail),
+            None => Ok(keys_document.clone()),
+        };
         let (action, document) = match event_name {
-            EventName::Insert | EventName::Modify => (Action::Index, Some(data.new_image.unwrap_or(keys))),
+            EventName::Insert | EventName::Modify => (Action::Index, Some(image(data.new_image, "dynamodb.NewImage")?)),
             EventName::Remove => match options.view_on_remove {
                 ViewOnRemove::NewImage => (Action::Delete, None),
-                ViewOnRemove::OldImage => (Action::Delete, Some(data.old_image.unwrap_or(keys))),
+                ViewOnRemove::OldImage => (Action::Delete, Some(image(data.old_image, "dynamodb.OldImage")?)),
             },
         };
         Ok(Some(ChangeRecord {

@@ -31,7 +31,7 @@ pub struct Binary<'a>(Cow<'a, str>);
 
 impl<'a> Binary<'a> {
     pub fn parse(text: Cow<'a, str>) -> Result<Self, base64::DecodeError> {
-        base64::engine::general_purpose::STANDARD.decode(text.as_bytes())?;
+        crate::transcode::validate_base64(&text)?;
         Ok(Binary(text))
     }
 

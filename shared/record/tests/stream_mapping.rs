@@ -282,6 +282,8 @@ fn unmappable_records_name_their_sequence_number_and_reason() {
         (record("INSERT", json!({"ApproximateCreationDateTime": 1.0, "Keys": keys(), "SequenceNumber": "1", "NewImage": {"x": {}}})), "empty attribute value"),
         (record("INSERT", json!({"ApproximateCreationDateTime": "soon", "Keys": keys(), "SequenceNumber": "1"})), "invalid at dynamodb.ApproximateCreationDateTime"),
         (json!({"eventName": "INSERT", "dynamodb": {"SequenceNumber": "1"}}).to_string(), "missing eventSourceARN"),
+        (record("INSERT", json!({"ApproximateCreationDateTime": 1.0, "Keys": 5, "SequenceNumber": "1"})), "invalid at dynamodb.Keys: invalid type: integer `5`"),
+        (record("MODIFY", json!({"ApproximateCreationDateTime": 1.0, "Keys": keys(), "SequenceNumber": "1", "NewImage": {"m": {"M": {"x": {"L": [{"S": 1}]}}}}})), "invalid at dynamodb.NewImage.m.M.x.L[0].S: invalid type: integer `1`"),
         (json!({"eventName": "INSERT", "eventSourceARN": "arn:aws:sqs:x:y:z", "dynamodb": {"SequenceNumber": "1"}}).to_string(), "names no table"),
     ];
     for (raw, reason) in cases {
@@ -290,7 +292,7 @@ fn unmappable_records_name_their_sequence_number_and_reason() {
         assert!(err.to_string().contains(reason), "{raw}: {err}");
     }
 
-    let no_sequence = map_err(&json!({"eventName": "INSERT", "dynamodb": {"Keys": 5}}).to_string());
+    let no_sequence = map_err(&json!({"eventName": 7, "dynamodb": {"Keys": {}}}).to_string());
     assert_eq!(no_sequence.record, RecordId::UnknownSequence);
     assert!(matches!(no_sequence.reason, Reason::Shape { .. }));
 }
