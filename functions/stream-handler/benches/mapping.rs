@@ -138,6 +138,30 @@ fn to_json(value: serde_dynamo::AttributeValue) -> Value {
     }
 }
 
+/// Where our path spends its time, phase by phase (`MAPPING_BENCH_PHASES=1`).
+fn phases(payload: &[u8], schemas: &HashMap<String, Arc<KeySchema>>) {
+    let mut totals = [0f64; 4];
+    let runs = 50;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let event: StreamEvent = serde_json::from_slice(payload).expect("valid");
+        let t1 = Instant::now();
+        let parsed = batch::parse(&event.records);
+        let t2 = Instant::now();
+        let mapped = batch::map(parsed, &event.records, schemas, &MappingOptions::default());
+        let t3 = Instant::now();
+        black_box(cdc_sinks::jsonl::encode(&mapped.changes));
+        let t4 = Instant::now();
+        for (total, (a, b)) in totals.iter_mut().zip([(t, t1), (t1, t2), (t2, t3), (t3, t4)]) {
+            *total += (b - a).as_secs_f64();
+        }
+    }
+    let floor = time(&mut || floor(payload), Duration::from_secs(1));
+    for (name, total) in ["envelope", "parse records", "map", "encode"].iter().zip(totals) {
+        println!("{name}: {:.2} floor units", total / f64::from(runs) / floor);
+    }
+}
+
 /// Median seconds per run of `f`, over rounds interleaved with the other paths by the caller.
 fn time(f: &mut dyn FnMut() -> usize, min: Duration) -> f64 {
     let start = Instant::now();
@@ -164,6 +188,15 @@ fn main() {
         }),
     );
     let (max, max_n) = max_batch();
+    if std::env::var_os("MAPPING_BENCH_PHASES").is_some() {
+        phases(&max, &schemas);
+        return;
+    }
+    // `MAPPING_BENCH_PROFILE=1` runs only our path, for a profiler.
+    if std::env::var_os("MAPPING_BENCH_PROFILE").is_some() {
+        time(&mut || ours(&max, &schemas), Duration::from_secs(30));
+        return;
+    }
     let cases = [("1,000 records", batch_of(1000), 1000usize), ("max batch", max, max_n)];
 
     println!("| batch | records | payload MB | path | records/s | MB/s | vs floor | vs naive |");
