@@ -38,8 +38,7 @@ pub fn map_export_line<'a>(
     };
     let image = serde_json::from_str::<ExportLine>(line)
         .map_err(|_| fail(shape_error::<ExportLine>(line, "")))?
-        .item
-        .get();
+        .item;
     let (document, key_attributes) =
         transcode::document_capturing(image, "Item", &source.key_schema.names()).map_err(fail)?;
     let key = source.key_schema.key_of(&key_attributes).map_err(|e| fail(e.into()))?;

@@ -144,13 +144,13 @@ impl<'a> StreamRecord<'a> {
             .sequence_number
             .ok_or_else(|| fail(Reason::Missing("dynamodb.SequenceNumber")))?;
         let timestamp_ms = timestamp_ms(data.approximate_creation_date_time).map_err(fail)?;
-        let keys = data.keys.ok_or_else(|| fail(Reason::Missing("dynamodb.Keys")))?.get();
+        let keys = data.keys.ok_or_else(|| fail(Reason::Missing("dynamodb.Keys")))?;
         let (keys_document, key_attributes) =
             transcode::document_capturing(keys, "dynamodb.Keys", &schema.names()).map_err(fail)?;
         let key = schema.key_of(&key_attributes).map_err(|e| fail(e.into()))?;
         // Without the image it wants (KEYS_ONLY, or OLD_IMAGE for a new image), the document is the keys.
         let image = |image: Option<&'a RawValue>, location| match image {
-            Some(image) => transcode::document(image.get(), location).map_err(fail),
+            Some(image) => transcode::document(image, location).map_err(fail),
             None => Ok(keys_document.clone()),
         };
         let (action, document) = match event_name {

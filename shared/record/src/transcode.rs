@@ -1,271 +1,238 @@
 //! DynamoDB JSON (`{"n": {"N": "1"}}`) straight to plain JSON (`{"n": 1}`) in one pass.
 //!
-//! Building an [`Item`](crate::Item) tree first and writing it out afterwards costs an
-//! allocation per map, list and escaped string; documents are the bulk of every payload, so
-//! they are transcoded while they are parsed, validating every value on the way. Strings that
-//! arrive without escapes are copied as they are: `serde_json` only lends such a string when
-//! it holds no quote, backslash or control character, so it needs no escaping on the way out.
+//! Documents are the bulk of every payload, and going through `serde` (a visitor per token,
+//! or worse an `Item` tree written out afterwards) costs several times what scanning the bytes
+//! does, so this is a small hand-written scanner. It only runs on text `serde_json` has
+//! already validated as JSON (it takes a `RawValue`), so every string token is copied as it
+//! is, escapes included: a valid JSON string stays a valid JSON string with the same value.
+//! It checks the DynamoDB structure and every number and base64 value. Whenever it rejects
+//! something, the typed `serde` parser decides instead: it either accepts the item (then its
+//! output is used) or says exactly where and why it is wrong, so the scanner can only ever be
+//! faster, never stricter.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use base64::Engine as _;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize as _;
+use serde_json::value::RawValue;
 
 use crate::change::Document;
 use crate::json;
 use crate::number::Number;
-use crate::value::{AttributeValue, Item, Text, TYPE_TAGS};
+use crate::value::{AttributeValue, Item, Text};
 use crate::{shape_error, Reason};
 
-/// The document of a DynamoDB JSON item; `location` names where the item sits in its record,
-/// for the error.
-pub(crate) fn document<'a>(image: &'a str, location: &str) -> Result<Document<'a>, Reason> {
+/// The document of a DynamoDB JSON item; `location` names where the item sits in its record.
+pub(crate) fn document<'a>(image: &'a RawValue, location: &str) -> Result<Document<'a>, Reason> {
     document_capturing(image, location, &[]).map(|(document, _)| document)
 }
 
 /// As [`document`], also returning the top-level attributes named in `capture`, typed.
 pub(crate) fn document_capturing<'a>(
-    image: &'a str,
+    image: &'a RawValue,
     location: &str,
     capture: &[&str],
 ) -> Result<(Document<'a>, Item<'a>), Reason> {
-    let mut out = Vec::with_capacity(image.len());
-    match item(image, &mut out, capture) {
-        // The typed parser accepts exactly what the transcoder does, and says where it failed.
-        Err(_) => Err(shape_error::<Item>(image, location)),
-        Ok(captured) => {
-            let json = String::from_utf8(out).map_err(|e| Reason::Shape {
-                path: location.to_owned(),
-                message: e.to_string(),
-            })?;
-            Ok((Document::new(json, image), Item(captured)))
-        }
-    }
-}
-
-/// Transcodes the DynamoDB JSON item in `image` into `out`. Top-level attributes named in
-/// `capture` are also returned typed (the key attributes of an export item).
-fn item<'a>(
-    image: &'a str,
-    out: &mut Vec<u8>,
-    capture: &[&str],
-) -> Result<Vec<(Text<'a>, AttributeValue<'a>)>, serde_json::Error> {
+    let text = image.get();
+    let mut out = Vec::with_capacity(text.len());
     let mut captured = Vec::new();
-    let mut deserializer = serde_json::Deserializer::from_str(image);
-    ItemSeed {
-        out,
-        capture,
-        captured: &mut captured,
-    }
-    .deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    Ok(captured)
+    let mut scanner = Scanner {
+        text,
+        at: 0,
+        out: &mut out,
+    };
+    let (json, captured) = match scanner.item(capture, &mut captured) {
+        Some(()) => (out, captured),
+        None => {
+            let item: Item<'a> = serde_json::from_str(text).map_err(|_| shape_error::<Item>(text, location))?;
+            let mut out = Vec::with_capacity(text.len());
+            json::item(&mut out, &item);
+            let captured = item.0.into_iter().filter(|(k, _)| capture.contains(&k.as_str())).collect();
+            (out, captured)
+        }
+    };
+    // Only UTF-8 went in: slices of `text` cut at ASCII bytes, and ASCII.
+    let json = String::from_utf8(json).map_err(|e| Reason::Shape {
+        path: location.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok((Document::new(json, text), Item(captured)))
 }
 
-struct ItemSeed<'o, 'c, 'a> {
+/// `None` means "not the expected shape here"; the typed parser then says why.
+type Scan<T = ()> = Option<T>;
+
+struct Scanner<'a, 'o> {
+    text: &'a str,
+    at: usize,
     out: &'o mut Vec<u8>,
-    capture: &'c [&'c str],
-    captured: &'c mut Vec<(Text<'a>, AttributeValue<'a>)>,
 }
 
-impl<'de> DeserializeSeed<'de> for ItemSeed<'_, '_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ItemSeed<'_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a map of attribute names to DynamoDB attribute values")
+impl<'a> Scanner<'a, '_> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        self.out.push(b'{');
-        let mut first = true;
-        while let Some(name) = map.next_key::<Text<'de>>()? {
-            if !first {
-                self.out.push(b',');
-            }
-            first = false;
-            text(self.out, &name);
-            self.out.push(b':');
-            if self.capture.contains(&name.as_str()) {
-                let value: AttributeValue<'de> = map.next_value()?;
-                json::attribute(self.out, &value);
-                self.captured.push((name, value));
-            } else {
-                map.next_value_seed(ValueSeed(self.out))?;
-            }
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.at) {
+            self.at += 1;
         }
-        self.out.push(b'}');
-        Ok(())
-    }
-}
-
-/// Writes a string; a borrowed one arrived without escapes, so needs none (see the module docs).
-fn text(out: &mut Vec<u8>, text: &Text<'_>) {
-    match &text.0 {
-        Cow::Owned(owned) => json::string(out, owned),
-        Cow::Borrowed(borrowed) => unescaped(out, borrowed),
-    }
-}
-
-/// A string known to need no escaping.
-fn unescaped(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
-    out.push(b'"');
-}
-
-/// One attribute value.
-struct ValueSeed<'o>(&'o mut Vec<u8>);
-
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a DynamoDB attribute value such as {\"S\": \"text\"}")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let out = self.0;
-        let Some(tag) = map.next_key::<Text<'de>>()? else {
-            return Err(de::Error::custom(
-                "empty attribute value {}: expected exactly one of S, N, B, BOOL, NULL, M, L, SS, NS, BS",
-            ));
-        };
-        match tag.as_str() {
-            "S" => map.next_value_seed(StringSeed(out))?,
-            "N" => map.next_value_seed(NumberSeed(out))?,
-            "B" => map.next_value_seed(BinarySeed(out))?,
-            "BOOL" => json::bool(out, map.next_value()?),
-            "NULL" => {
-                if !map.next_value::<bool>()? {
-                    return Err(de::Error::custom("NULL must be true"));
-                }
-                out.extend_from_slice(b"null");
-            }
-            "M" => map.next_value_seed(ItemSeed {
-                out,
-                capture: &[],
-                captured: &mut Vec::new(),
-            })?,
-            "L" => map.next_value_seed(ListSeed(out, Element::Value))?,
-            "SS" => map.next_value_seed(ListSeed(out, Element::String))?,
-            "NS" => map.next_value_seed(ListSeed(out, Element::Number))?,
-            "BS" => map.next_value_seed(ListSeed(out, Element::Binary))?,
-            other => return Err(de::Error::unknown_variant(other, TYPE_TAGS)),
+    fn peek(&mut self) -> Scan<u8> {
+        self.skip_ws();
+        self.bytes().get(self.at).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> Scan {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// A string token, quotes included, and whether it holds escapes.
+    fn string(&mut self) -> Scan<(&'a str, bool)> {
+        if self.peek()? != b'"' {
+            return None;
         }
-        if let Some(extra) = map.next_key::<Text<'de>>()? {
-            return Err(de::Error::custom(format_args!(
-                "attribute value has a second type tag {:?} after {:?}",
-                extra.as_str(),
-                tag.as_str()
-            )));
-        }
-        Ok(())
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Element {
-    Value,
-    String,
-    Number,
-    Binary,
-}
-
-struct ListSeed<'o>(&'o mut Vec<u8>, Element);
-
-impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ListSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let ListSeed(out, element) = self;
-        out.push(b'[');
-        let mut first = true;
+        let start = self.at;
+        let mut at = start + 1;
+        let mut escaped = false;
         loop {
-            if !first {
-                out.push(b',');
-            }
-            let more = match element {
-                Element::Value => seq.next_element_seed(ValueSeed(out))?,
-                Element::String => seq.next_element_seed(StringSeed(out))?,
-                Element::Number => seq.next_element_seed(NumberSeed(out))?,
-                Element::Binary => seq.next_element_seed(BinarySeed(out))?,
-            };
-            if more.is_none() {
-                if !first {
-                    out.pop(); // the comma written for an element that did not come
-                }
+            at += memchr::memchr2(b'"', b'\\', self.bytes().get(at..)?)?;
+            if self.bytes()[at] == b'"' {
                 break;
             }
-            first = false;
+            escaped = true;
+            at += 2;
         }
-        out.push(b']');
-        Ok(())
+        self.at = at + 1;
+        Some((self.text.get(start..self.at)?, escaped))
     }
-}
 
-struct StringSeed<'o>(&'o mut Vec<u8>);
-
-impl<'de> DeserializeSeed<'de> for StringSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        text(self.0, &Text::deserialize(deserializer)?);
-        Ok(())
+    /// A string's value (unescaped only when it has escapes).
+    fn string_value(&mut self) -> Scan<Cow<'a, str>> {
+        let (token, escaped) = self.string()?;
+        if escaped {
+            serde_json::from_str::<String>(token).ok().map(Cow::Owned)
+        } else {
+            Some(Cow::Borrowed(&token[1..token.len() - 1]))
+        }
     }
-}
 
-struct NumberSeed<'o>(&'o mut Vec<u8>);
-
-impl<'de> DeserializeSeed<'de> for NumberSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        let number = Number::deserialize(deserializer)?;
-        self.0.extend_from_slice(number.as_str().as_bytes());
-        Ok(())
+    fn literal(&mut self, word: &str) -> bool {
+        self.skip_ws();
+        let found = self.bytes()[self.at..].starts_with(word.as_bytes());
+        if found {
+            self.at += word.len();
+        }
+        found
     }
-}
 
-struct BinarySeed<'o>(&'o mut Vec<u8>);
+    fn write(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
 
-impl<'de> DeserializeSeed<'de> for BinarySeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        let text = Text::deserialize(deserializer)?;
-        validate_base64(text.as_str()).map_err(|e| de::Error::custom(format_args!("invalid base64: {e}")))?;
-        // Base64 has no character JSON escapes.
-        unescaped(self.0, text.as_str());
-        Ok(())
+    /// `{"name": VALUE, ...}`; top-level attributes named in `capture` are also parsed typed.
+    fn item(&mut self, capture: &[&str], captured: &mut Vec<(Text<'a>, AttributeValue<'a>)>) -> Scan {
+        self.eat(b'{')?;
+        self.write(b"{");
+        if self.eat(b'}').is_some() {
+            self.write(b"}");
+            return Some(());
+        }
+        loop {
+            let (name, escaped) = self.string()?;
+            self.write(name.as_bytes());
+            self.eat(b':')?;
+            self.write(b":");
+            if capture.is_empty() {
+                self.value()?;
+            } else {
+                let value_start = self.at;
+                self.value()?;
+                let unquoted = Cow::Borrowed(&name[1..name.len() - 1]);
+                let name = if escaped { serde_json::from_str(name).ok()? } else { unquoted };
+                if capture.contains(&name.as_ref()) {
+                    let value = serde_json::from_str(&self.text[value_start..self.at]).ok()?;
+                    captured.push((Text(name), value));
+                }
+            }
+            match self.peek()? {
+                b',' => self.write(b","),
+                b'}' => break,
+                _ => return None,
+            }
+            self.at += 1;
+        }
+        self.at += 1;
+        self.write(b"}");
+        Some(())
+    }
+
+    /// `{"TAG": CONTENT}` written as plain JSON.
+    fn value(&mut self) -> Scan {
+        self.eat(b'{')?;
+        let tag = self.string_value()?;
+        self.eat(b':')?;
+        match tag.as_ref() {
+            "S" => self.copy_string()?,
+            "N" => self.number()?,
+            "B" => self.binary()?,
+            "BOOL" if self.literal("true") => self.write(b"true"),
+            "BOOL" if self.literal("false") => self.write(b"false"),
+            "NULL" if self.literal("true") => self.write(b"null"),
+            "M" => self.item(&[], &mut Vec::new())?,
+            "L" => self.list(Self::value)?,
+            "SS" => self.list(Self::copy_string)?,
+            "NS" => self.list(Self::number)?,
+            "BS" => self.list(Self::binary)?,
+            _ => return None,
+        }
+        self.eat(b'}')
+    }
+
+    fn list(&mut self, mut element: impl FnMut(&mut Self) -> Scan) -> Scan {
+        self.eat(b'[')?;
+        self.write(b"[");
+        if self.eat(b']').is_none() {
+            loop {
+                element(self)?;
+                match self.peek()? {
+                    b',' => self.write(b","),
+                    b']' => break,
+                    _ => return None,
+                }
+                self.at += 1;
+            }
+            self.at += 1;
+        }
+        self.write(b"]");
+        Some(())
+    }
+
+    fn copy_string(&mut self) -> Scan {
+        let (token, _) = self.string()?;
+        self.write(token.as_bytes());
+        Some(())
+    }
+
+    fn number(&mut self) -> Scan {
+        let number = Number::parse(self.string_value()?).ok()?;
+        self.write(number.as_str().as_bytes());
+        Some(())
+    }
+
+    fn binary(&mut self) -> Scan {
+        let text = self.string_value()?;
+        validate_base64(&text).ok()?;
+        // Base64 holds no character JSON escapes.
+        self.write(b"\"");
+        self.write(text.as_bytes());
+        self.write(b"\"");
+        Some(())
     }
 }
 
 /// Decodes into a reused buffer: validation without an allocation per value.
 pub(crate) fn validate_base64(text: &str) -> Result<(), base64::DecodeError> {
+    use base64::Engine as _;
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
@@ -274,4 +241,52 @@ pub(crate) fn validate_base64(text: &str) -> Result<(), base64::DecodeError> {
         scratch.clear();
         base64::engine::general_purpose::STANDARD.decode_vec(text.as_bytes(), &mut scratch)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast(image: &str) -> Option<String> {
+        let mut out = Vec::new();
+        let mut scanner = Scanner {
+            text: image,
+            at: 0,
+            out: &mut out,
+        };
+        scanner.item(&[], &mut Vec::new())?;
+        scanner.skip_ws();
+        (scanner.at == image.len()).then(|| String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn scans_every_type_with_any_whitespace() {
+        let image = r#" { "s" : { "S" : "a\"b" } , "n":{"N":"+1.50"},"b":{"B":"AQ=="},
+            "t":{"BOOL":true},"f":{"BOOL":false},"z":{"NULL":true},"m":{"M":{}},"l":{"L":[ ]},
+            "ll":{"L":[{"N":"1"},{"M":{"x":{"S":""}}}]},"ss":{"SS":["x","y"]},"ns":{"NS":["1","2"]},
+            "bs":{"BS":["AA=="]} } "#;
+        assert_eq!(
+            fast(image).unwrap(),
+            r#"{"s":"a\"b","n":1.50,"b":"AQ==","t":true,"f":false,"z":null,"m":{},"l":[],"ll":[1,{"x":""}],"ss":["x","y"],"ns":[1,2],"bs":["AA=="]}"#
+        );
+    }
+
+    #[test]
+    fn leaves_whatever_is_not_dynamodb_json_to_the_typed_parser() {
+        for image in [
+            r#"{"a":{}}"#,
+            r#"{"a":{"S":"x","N":"1"}}"#,
+            r#"{"a":{"N":"1x"}}"#,
+            r#"{"a":{"B":"!!"}}"#,
+            r#"{"a":{"NULL":false}}"#,
+            r#"{"a":{"BOOL":1}}"#,
+            r#"{"a":{"S":1}}"#,
+            r#"{"a":{"SS":[1]}}"#,
+            r#"{"a":{"X":"1"}}"#,
+            r#"{"a":{"L":[{"S":"x"},]}}"#,
+            r#"[]"#,
+        ] {
+            assert_eq!(fast(image), None, "{image}");
+        }
+    }
 }
