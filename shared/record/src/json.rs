@@ -8,8 +8,14 @@
 use crate::value::{AttributeValue, Item};
 
 pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
-    // Serialising a str into a Vec<u8> cannot fail.
-    let _ = serde_json::to_writer(out, s);
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Serialising a str into a Vec<u8> cannot fail.
+        let _ = serde_json::to_writer(out, s);
+    }
 }
 
 pub(crate) fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {

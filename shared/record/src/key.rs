@@ -98,7 +98,7 @@ fn render<'a>(name: &str, value: &AttributeValue<'a>) -> Result<Cow<'a, str>, Ke
 
 /// Escapes `\` and `|` so that joined components never collide: `a|b` + `c` ≠ `a` + `b|c`.
 fn escape<'a>(component: &Cow<'a, str>) -> Cow<'a, str> {
-    if !component.contains(['|', '\\']) {
+    if !component.bytes().any(|b| b == b'|' || b == b'\\') {
         return component.clone();
     }
     let mut out = String::with_capacity(component.len() + 4);

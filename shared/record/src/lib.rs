@@ -55,6 +55,7 @@ mod export;
 mod json;
 mod key;
 mod number;
+mod scan;
 mod stream;
 mod transcode;
 mod value;

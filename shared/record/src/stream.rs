@@ -22,7 +22,7 @@ pub struct StreamEvent {
 }
 
 /// One stream record, parsed but not yet mapped.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct StreamRecord<'a> {
     #[serde(rename = "eventID", borrow, default)]
     event_id: Option<Text<'a>>,
@@ -38,28 +38,32 @@ pub struct StreamRecord<'a> {
     raw: &'a str,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct StreamData<'a> {
     #[serde(default)]
     approximate_creation_date_time: Option<f64>,
     // Images stay raw until mapping: only the one the document needs is transcoded.
-    #[serde(borrow, default)]
-    keys: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    new_image: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    old_image: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "raw")]
+    keys: Option<&'a str>,
+    #[serde(borrow, default, deserialize_with = "raw")]
+    new_image: Option<&'a str>,
+    #[serde(borrow, default, deserialize_with = "raw")]
+    old_image: Option<&'a str>,
     #[serde(borrow, default)]
     sequence_number: Option<Text<'a>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 struct UserIdentity<'a> {
     #[serde(rename = "type", borrow, default)]
     kind: Option<Text<'a>>,
     #[serde(rename = "principalId", borrow, default)]
     principal_id: Option<Text<'a>>,
+}
+
+fn raw<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<&'de str>, D::Error> {
+    Option::<&'de RawValue>::deserialize(deserializer).map(|raw| raw.map(RawValue::get))
 }
 
 /// Only the sequence number, to name a record that fails to parse as a whole.
@@ -85,8 +89,11 @@ pub fn sequence_number_of(raw: &str) -> Option<Cow<'_, str>> {
 }
 
 impl<'a> StreamRecord<'a> {
-    /// Parses one record of [`StreamEvent::records`].
+    /// Parses one record of [`StreamEvent::records`] (valid JSON, as a `RawValue` is).
     pub fn parse(raw: &'a str) -> Result<Self, MapError> {
+        if let Some(record) = fast::record(raw) {
+            return Ok(record);
+        }
         match serde_json::from_str::<StreamRecord>(raw) {
             Ok(record) => Ok(StreamRecord { raw, ..record }),
             Err(_) => Err(MapError {
@@ -149,7 +156,7 @@ impl<'a> StreamRecord<'a> {
             transcode::document_capturing(keys, "dynamodb.Keys", &schema.names()).map_err(fail)?;
         let key = schema.key_of(&key_attributes).map_err(|e| fail(e.into()))?;
         // Without the image it wants (KEYS_ONLY, or OLD_IMAGE for a new image), the document is the keys.
-        let image = |image: Option<&'a RawValue>, location| match image {
+        let image = |image: Option<&'a str>, location| match image {
             Some(image) => transcode::document(image, location).map_err(fail),
             None => Ok(keys_document.clone()),
         };
@@ -236,9 +243,160 @@ fn timestamp_ms(seconds: Option<f64>) -> Result<i64, Reason> {
     Ok((seconds * 1000.0).round() as i64)
 }
 
+/// The common case scanned by hand (see [`crate::scan`]); `None` hands over to `serde`.
+mod fast {
+    use super::{StreamData, StreamRecord, Text, UserIdentity};
+    use crate::scan::{Scan, Scanner};
+
+    pub(super) fn record(raw: &str) -> Scan<StreamRecord<'_>> {
+        let mut s = Scanner::new(raw);
+        let mut record = StreamRecord {
+            event_id: None,
+            event_name: None,
+            event_source_arn: None,
+            user_identity: None,
+            dynamodb: None,
+            raw,
+        };
+        let mut seen = Seen::default();
+        object(&mut s, |s, key| {
+            match key {
+                "eventID" => record.event_id = seen.first(0).and_then(|()| text(s))?,
+                "eventName" => record.event_name = seen.first(1).and_then(|()| text(s))?,
+                "eventSourceARN" => record.event_source_arn = seen.first(2).and_then(|()| text(s))?,
+                "userIdentity" => record.user_identity = seen.first(3).and_then(|()| identity(s))?,
+                "dynamodb" => record.dynamodb = seen.first(4).and_then(|()| data(s))?,
+                _ => drop(s.skip_value()?),
+            }
+            Some(())
+        })?;
+        s.at_end().then_some(record)
+    }
+
+    /// Duplicate fields are left to `serde`, which rejects them.
+    #[derive(Default)]
+    struct Seen(u16);
+
+    impl Seen {
+        fn first(&mut self, field: u16) -> Scan {
+            let bit = 1 << field;
+            (self.0 & bit == 0).then(|| self.0 |= bit)
+        }
+    }
+
+    /// `{"key": value, ...}`, calling `member` with the scanner positioned at each value.
+    fn object<'a>(s: &mut Scanner<'a>, mut member: impl FnMut(&mut Scanner<'a>, &str) -> Scan) -> Scan {
+        s.eat(b'{')?;
+        if s.eat(b'}').is_some() {
+            return Some(());
+        }
+        loop {
+            let key = s.string_value()?;
+            s.eat(b':')?;
+            member(s, &key)?;
+            if !s.next_or_close(b'}')? {
+                return Some(());
+            }
+        }
+    }
+
+    fn text<'a>(s: &mut Scanner<'a>) -> Scan<Option<Text<'a>>> {
+        if s.literal("null") {
+            return Some(None);
+        }
+        s.string_value().map(|v| Some(Text(v)))
+    }
+
+    fn raw<'a>(s: &mut Scanner<'a>) -> Scan<Option<&'a str>> {
+        if s.literal("null") {
+            return Some(None);
+        }
+        s.skip_value().map(Some)
+    }
+
+    fn identity<'a>(s: &mut Scanner<'a>) -> Scan<Option<UserIdentity<'a>>> {
+        if s.literal("null") {
+            return Some(None);
+        }
+        let mut identity = UserIdentity {
+            kind: None,
+            principal_id: None,
+        };
+        let mut seen = Seen::default();
+        object(s, |s, key| {
+            match key {
+                "type" => identity.kind = seen.first(0).and_then(|()| text(s))?,
+                "principalId" => identity.principal_id = seen.first(1).and_then(|()| text(s))?,
+                _ => drop(s.skip_value()?),
+            }
+            Some(())
+        })?;
+        Some(Some(identity))
+    }
+
+    fn data<'a>(s: &mut Scanner<'a>) -> Scan<Option<StreamData<'a>>> {
+        if s.literal("null") {
+            return Some(None);
+        }
+        let mut data = StreamData {
+            approximate_creation_date_time: None,
+            keys: None,
+            new_image: None,
+            old_image: None,
+            sequence_number: None,
+        };
+        let mut seen = Seen::default();
+        object(s, |s, key| {
+            match key {
+                "ApproximateCreationDateTime" => {
+                    seen.first(0)?;
+                    data.approximate_creation_date_time = if s.literal("null") {
+                        None
+                    } else {
+                        Some(s.number_token()?.parse().ok()?)
+                    }
+                }
+                "Keys" => data.keys = seen.first(1).and_then(|()| raw(s))?,
+                "NewImage" => data.new_image = seen.first(2).and_then(|()| raw(s))?,
+                "OldImage" => data.old_image = seen.first(3).and_then(|()| raw(s))?,
+                "SequenceNumber" => data.sequence_number = seen.first(4).and_then(|()| text(s))?,
+                _ => drop(s.skip_value()?),
+            }
+            Some(())
+        })?;
+        Some(Some(data))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand scan either hands over or yields exactly what `serde` does.
+    #[test]
+    fn fast_scan_agrees_with_serde() {
+        let records = [
+            (true, r#"{"eventID":"e","eventName":"INSERT","eventSourceARN":"arn:aws:dynamodb:r:1:table/t/stream/s","awsRegion":"r","dynamodb":{"ApproximateCreationDateTime":1.7E9,"Keys":{"k":{"S":"a"}},"NewImage":{"k":{"S":"a"}},"OldImage":null,"SequenceNumber":"1","SizeBytes":5,"StreamViewType":"NEW_IMAGE"},"userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com","x":[1,{"y":"}"}]}}"#),
+            (true, r#" {
+ "eventName" : "RE\u004dOVE" , "dynamodb" : { "Keys" : 5 , "SequenceNumber" : null } } "#),
+            (true, r#"{"eventID":null,"userIdentity":null,"dynamodb":null,"extra":{"a":[true,false,null,-1.5e3,"\""]}}"#),
+            (true, r#"{}"#),
+            (false, r#"{"eventName":"INSERT","eventName":"REMOVE"}"#),
+            (false, r#"{"eventName":5}"#),
+            (false, r#"{"dynamodb":{"ApproximateCreationDateTime":"soon"}}"#),
+            (false, r#"{"dynamodb":{"SequenceNumber":1}}"#),
+            (false, r#"{"userIdentity":{"type":1}}"#),
+            (false, r#"[1]"#),
+        ];
+        for (expected_fast, raw) in records {
+            let fast = fast::record(raw);
+            assert_eq!(fast.is_some(), expected_fast, "{raw}");
+            let slow = serde_json::from_str::<StreamRecord>(raw).map(|r| StreamRecord { raw, ..r });
+            if let Some(fast) = fast {
+                assert_eq!(fast, slow.unwrap(), "{raw}");
+            }
+        }
+    }
 
     #[test]
     fn reads_the_table_from_the_stream_arn() {

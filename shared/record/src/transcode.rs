@@ -1,45 +1,41 @@
 //! DynamoDB JSON (`{"n": {"N": "1"}}`) straight to plain JSON (`{"n": 1}`) in one pass.
 //!
-//! Documents are the bulk of every payload, and going through `serde` (a visitor per token,
-//! or worse an `Item` tree written out afterwards) costs several times what scanning the bytes
-//! does, so this is a small hand-written scanner. It only runs on text `serde_json` has
-//! already validated as JSON (it takes a `RawValue`), so every string token is copied as it
-//! is, escapes included: a valid JSON string stays a valid JSON string with the same value.
-//! It checks the DynamoDB structure and every number and base64 value. Whenever it rejects
-//! something, the typed `serde` parser decides instead: it either accepts the item (then its
-//! output is used) or says exactly where and why it is wrong, so the scanner can only ever be
-//! faster, never stricter.
+//! Documents are the bulk of every payload, so they go through the [`Scanner`](crate::scan)
+//! rather than a `serde` visitor or an `Item` tree. The text is valid JSON already, so every
+//! string token is copied as it is, escapes included: a valid JSON string stays a valid JSON
+//! string with the same value. The DynamoDB structure and every number and base64 value are
+//! checked. Whenever the scan rejects something, the typed `serde` parser decides instead: it
+//! either accepts the item (then its output is used) or says exactly where and why it is wrong.
 
 use std::borrow::Cow;
-
-use serde_json::value::RawValue;
 
 use crate::change::Document;
 use crate::json;
 use crate::number::Number;
+use crate::scan::{Scan, Scanner};
 use crate::value::{AttributeValue, Item, Text};
 use crate::{shape_error, Reason};
 
 /// The document of a DynamoDB JSON item; `location` names where the item sits in its record.
-pub(crate) fn document<'a>(image: &'a RawValue, location: &str) -> Result<Document<'a>, Reason> {
+/// `image` must be valid JSON: a `RawValue` or a value [`Scanner`] cut out of one.
+pub(crate) fn document<'a>(image: &'a str, location: &str) -> Result<Document<'a>, Reason> {
     document_capturing(image, location, &[]).map(|(document, _)| document)
 }
 
 /// As [`document`], also returning the top-level attributes named in `capture`, typed.
 pub(crate) fn document_capturing<'a>(
-    image: &'a RawValue,
+    text: &'a str,
     location: &str,
     capture: &[&str],
 ) -> Result<(Document<'a>, Item<'a>), Reason> {
-    let text = image.get();
     let mut out = Vec::with_capacity(text.len());
     let mut captured = Vec::new();
-    let mut scanner = Scanner {
-        text,
-        at: 0,
+    let mut transcoder = Transcoder {
+        scan: Scanner::new(text),
         out: &mut out,
     };
-    let (json, captured) = match scanner.item(capture, &mut captured) {
+    let scanned = transcoder.item(capture, &mut captured).filter(|()| transcoder.scan.at_end());
+    let (json, captured) = match scanned {
         Some(()) => (out, captured),
         None => {
             let item: Item<'a> = serde_json::from_str(text).map_err(|_| shape_error::<Item>(text, location))?;
@@ -57,127 +53,66 @@ pub(crate) fn document_capturing<'a>(
     Ok((Document::new(json, text), Item(captured)))
 }
 
-/// `None` means "not the expected shape here"; the typed parser then says why.
-type Scan<T = ()> = Option<T>;
-
-struct Scanner<'a, 'o> {
-    text: &'a str,
-    at: usize,
+/// Writes plain JSON while scanning DynamoDB JSON.
+struct Transcoder<'a, 'o> {
+    scan: Scanner<'a>,
     out: &'o mut Vec<u8>,
 }
 
-impl<'a> Scanner<'a, '_> {
-    fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
-    }
-
-    fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.at) {
-            self.at += 1;
-        }
-    }
-
-    fn peek(&mut self) -> Scan<u8> {
-        self.skip_ws();
-        self.bytes().get(self.at).copied()
-    }
-
-    fn eat(&mut self, byte: u8) -> Scan {
-        (self.peek()? == byte).then(|| self.at += 1)
-    }
-
-    /// A string token, quotes included, and whether it holds escapes.
-    fn string(&mut self) -> Scan<(&'a str, bool)> {
-        if self.peek()? != b'"' {
-            return None;
-        }
-        let start = self.at;
-        let mut at = start + 1;
-        let mut escaped = false;
-        loop {
-            at += memchr::memchr2(b'"', b'\\', self.bytes().get(at..)?)?;
-            if self.bytes()[at] == b'"' {
-                break;
-            }
-            escaped = true;
-            at += 2;
-        }
-        self.at = at + 1;
-        Some((self.text.get(start..self.at)?, escaped))
-    }
-
-    /// A string's value (unescaped only when it has escapes).
-    fn string_value(&mut self) -> Scan<Cow<'a, str>> {
-        let (token, escaped) = self.string()?;
-        if escaped {
-            serde_json::from_str::<String>(token).ok().map(Cow::Owned)
-        } else {
-            Some(Cow::Borrowed(&token[1..token.len() - 1]))
-        }
-    }
-
-    fn literal(&mut self, word: &str) -> bool {
-        self.skip_ws();
-        let found = self.bytes()[self.at..].starts_with(word.as_bytes());
-        if found {
-            self.at += word.len();
-        }
-        found
-    }
-
+impl<'a> Transcoder<'a, '_> {
     fn write(&mut self, bytes: &[u8]) {
         self.out.extend_from_slice(bytes);
     }
 
     /// `{"name": VALUE, ...}`; top-level attributes named in `capture` are also parsed typed.
     fn item(&mut self, capture: &[&str], captured: &mut Vec<(Text<'a>, AttributeValue<'a>)>) -> Scan {
-        self.eat(b'{')?;
+        self.scan.eat(b'{')?;
         self.write(b"{");
-        if self.eat(b'}').is_some() {
+        if self.scan.eat(b'}').is_some() {
             self.write(b"}");
             return Some(());
         }
         loop {
-            let (name, escaped) = self.string()?;
+            let (name, escaped) = self.scan.string()?;
             self.write(name.as_bytes());
-            self.eat(b':')?;
+            self.scan.eat(b':')?;
             self.write(b":");
             if capture.is_empty() {
                 self.value()?;
             } else {
-                let value_start = self.at;
+                let value_start = self.scan.at;
                 self.value()?;
                 let unquoted = Cow::Borrowed(&name[1..name.len() - 1]);
                 let name = if escaped { serde_json::from_str(name).ok()? } else { unquoted };
                 if capture.contains(&name.as_ref()) {
-                    let value = serde_json::from_str(&self.text[value_start..self.at]).ok()?;
+                    let value = serde_json::from_str(&self.scan.text()[value_start..self.scan.at]).ok()?;
                     captured.push((Text(name), value));
                 }
             }
-            match self.peek()? {
+            match self.scan.peek()? {
                 b',' => self.write(b","),
                 b'}' => break,
                 _ => return None,
             }
-            self.at += 1;
+            self.scan.at += 1;
         }
-        self.at += 1;
+        self.scan.at += 1;
         self.write(b"}");
         Some(())
     }
 
     /// `{"TAG": CONTENT}` written as plain JSON.
     fn value(&mut self) -> Scan {
-        self.eat(b'{')?;
-        let tag = self.string_value()?;
-        self.eat(b':')?;
+        self.scan.eat(b'{')?;
+        let tag = self.scan.string_value()?;
+        self.scan.eat(b':')?;
         match tag.as_ref() {
             "S" => self.copy_string()?,
             "N" => self.number()?,
             "B" => self.binary()?,
-            "BOOL" if self.literal("true") => self.write(b"true"),
-            "BOOL" if self.literal("false") => self.write(b"false"),
-            "NULL" if self.literal("true") => self.write(b"null"),
+            "BOOL" if self.scan.literal("true") => self.write(b"true"),
+            "BOOL" if self.scan.literal("false") => self.write(b"false"),
+            "NULL" if self.scan.literal("true") => self.write(b"null"),
             "M" => self.item(&[], &mut Vec::new())?,
             "L" => self.list(Self::value)?,
             "SS" => self.list(Self::copy_string)?,
@@ -185,42 +120,42 @@ impl<'a> Scanner<'a, '_> {
             "BS" => self.list(Self::binary)?,
             _ => return None,
         }
-        self.eat(b'}')
+        self.scan.eat(b'}')
     }
 
     fn list(&mut self, mut element: impl FnMut(&mut Self) -> Scan) -> Scan {
-        self.eat(b'[')?;
+        self.scan.eat(b'[')?;
         self.write(b"[");
-        if self.eat(b']').is_none() {
+        if self.scan.eat(b']').is_none() {
             loop {
                 element(self)?;
-                match self.peek()? {
+                match self.scan.peek()? {
                     b',' => self.write(b","),
                     b']' => break,
                     _ => return None,
                 }
-                self.at += 1;
+                self.scan.at += 1;
             }
-            self.at += 1;
+            self.scan.at += 1;
         }
         self.write(b"]");
         Some(())
     }
 
     fn copy_string(&mut self) -> Scan {
-        let (token, _) = self.string()?;
+        let (token, _) = self.scan.string()?;
         self.write(token.as_bytes());
         Some(())
     }
 
     fn number(&mut self) -> Scan {
-        let number = Number::parse(self.string_value()?).ok()?;
+        let number = Number::parse(self.scan.string_value()?).ok()?;
         self.write(number.as_str().as_bytes());
         Some(())
     }
 
     fn binary(&mut self) -> Scan {
-        let text = self.string_value()?;
+        let text = self.scan.string_value()?;
         validate_base64(&text).ok()?;
         // Base64 holds no character JSON escapes.
         self.write(b"\"");
@@ -249,14 +184,12 @@ mod tests {
 
     fn fast(image: &str) -> Option<String> {
         let mut out = Vec::new();
-        let mut scanner = Scanner {
-            text: image,
-            at: 0,
+        let mut transcoder = Transcoder {
+            scan: Scanner::new(image),
             out: &mut out,
         };
-        scanner.item(&[], &mut Vec::new())?;
-        scanner.skip_ws();
-        (scanner.at == image.len()).then(|| String::from_utf8(out).unwrap())
+        transcoder.item(&[], &mut Vec::new())?;
+        transcoder.scan.at_end().then(|| String::from_utf8(out).unwrap())
     }
 
     #[test]

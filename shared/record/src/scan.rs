@@ -1,0 +1,159 @@
+//! A byte scanner over JSON text that `serde_json` has already validated.
+//!
+//! The hot paths (a stream record's fields, its images) are scanned by hand because a `serde`
+//! visitor per token costs several times what the bytes do. The scanner assumes valid JSON and
+//! checks only the shape it expects; every `None` means "not the expected shape here", after
+//! which the caller lets the typed `serde` parser decide (and explain). So the scanner can only
+//! make things faster, never accept or reject differently.
+
+use std::borrow::Cow;
+
+/// `None`: not the expected shape; fall back to the typed parser.
+pub(crate) type Scan<T = ()> = Option<T>;
+
+pub(crate) struct Scanner<'a> {
+    text: &'a str,
+    pub(crate) at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    /// `text` must be valid JSON (a `RawValue`, or a slice of one cut at token boundaries).
+    pub(crate) fn new(text: &'a str) -> Self {
+        Scanner { text, at: 0 }
+    }
+
+    pub(crate) fn text(&self) -> &'a str {
+        self.text
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    pub(crate) fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.skip_ws();
+        self.at == self.text.len()
+    }
+
+    pub(crate) fn peek(&mut self) -> Scan<u8> {
+        self.skip_ws();
+        self.bytes().get(self.at).copied()
+    }
+
+    pub(crate) fn eat(&mut self, byte: u8) -> Scan {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// After a member or element: `Some(true)` at a comma, `Some(false)` at `close`.
+    pub(crate) fn next_or_close(&mut self, close: u8) -> Scan<bool> {
+        let byte = self.peek()?;
+        self.at += 1;
+        match byte {
+            b',' => Some(true),
+            b if b == close => Some(false),
+            _ => None,
+        }
+    }
+
+    /// A string token, quotes included, and whether it holds escapes. Strings in DynamoDB
+    /// JSON are short, where a plain loop beats `memchr`'s set-up.
+    pub(crate) fn string(&mut self) -> Scan<(&'a str, bool)> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let bytes = self.bytes();
+        let start = self.at;
+        let mut at = start + 1;
+        let mut escaped = false;
+        loop {
+            match *bytes.get(at)? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    at += 2;
+                }
+                _ => at += 1,
+            }
+        }
+        self.at = at + 1;
+        Some((self.text.get(start..self.at)?, escaped))
+    }
+
+    /// A string's value, unescaped (allocating) only when it holds escapes.
+    pub(crate) fn string_value(&mut self) -> Scan<Cow<'a, str>> {
+        let (token, escaped) = self.string()?;
+        if escaped {
+            serde_json::from_str::<String>(token).ok().map(Cow::Owned)
+        } else {
+            token.get(1..token.len() - 1).map(Cow::Borrowed)
+        }
+    }
+
+    /// Consumes `word` (`true`, `null`...) if it comes next.
+    pub(crate) fn literal(&mut self, word: &str) -> bool {
+        self.skip_ws();
+        let found = self.bytes()[self.at..].starts_with(word.as_bytes());
+        if found {
+            self.at += word.len();
+        }
+        found
+    }
+
+    /// A number token.
+    pub(crate) fn number_token(&mut self) -> Scan<&'a str> {
+        self.skip_ws();
+        let start = self.at;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.bytes().get(self.at) {
+            self.at += 1;
+        }
+        (self.at > start).then(|| &self.text[start..self.at])
+    }
+
+    /// Skips one value of any kind and returns its text.
+    pub(crate) fn skip_value(&mut self) -> Scan<&'a str> {
+        let start = {
+            self.skip_ws();
+            self.at
+        };
+        match self.peek()? {
+            b'"' => {
+                self.string()?;
+            }
+            b'{' | b'[' => {
+                let bytes = self.bytes();
+                let mut depth = 0usize;
+                loop {
+                    match *bytes.get(self.at)? {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.at += 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.at += 1;
+                }
+            }
+            b't' | b'f' | b'n' => {
+                let _ = self.literal("true") || self.literal("false") || self.literal("null");
+            }
+            _ => {
+                self.number_token()?;
+            }
+        }
+        (self.at > start).then(|| &self.text[start..self.at])
+    }
+}
