@@ -19,7 +19,7 @@ use stream_handler::batch;
 /// Lambda's synchronous invocation payload limit.
 const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 
-fn record(i: usize) -> Value {
+fn record(i: usize) -> Box<serde_json::value::RawValue> {
     let image = json!({
         "pk": {"S": format!("customer#{:08}", i % 977)},
         "sk": {"S": format!("order#{i:010}")},
@@ -42,26 +42,17 @@ fn record(i: usize) -> Value {
         ]},
         "note": {"S": "Please leave the parcel with the neighbour if nobody is at home. \"Thanks\"!"}
     });
-    json!({
-        "eventID": format!("{i:032x}"),
-        "eventName": "MODIFY",
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "eu-west-1",
-        "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/2026-11-21T00:00:00.000",
-        "dynamodb": {
-            "ApproximateCreationDateTime": 1_795_278_192 + i,
-            "Keys": {"pk": image["pk"], "sk": image["sk"]},
-            "NewImage": image,
-            "OldImage": image,
-            "SequenceNumber": format!("{:021}", 1_000_000 + i),
-            "SizeBytes": 1400,
-            "StreamViewType": "NEW_AND_OLD_IMAGES"
-        }
-    })
+    // Fields in the order Lambda sends them (`json!` would sort them).
+    let text = format!(
+        r#"{{"eventID":"{i:032x}","eventName":"MODIFY","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"eu-west-1","dynamodb":{{"ApproximateCreationDateTime":{ts},"Keys":{keys},"NewImage":{image},"OldImage":{image},"SequenceNumber":"{seq:021}","SizeBytes":1400,"StreamViewType":"NEW_AND_OLD_IMAGES"}},"eventSourceARN":"arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/2026-11-21T00:00:00.000"}}"#,
+        ts = 1_795_278_192 + i,
+        keys = json!({"pk": image["pk"], "sk": image["sk"]}),
+        seq = 1_000_000 + i,
+    );
+    serde_json::from_str::<Box<serde_json::value::RawValue>>(&text).expect("valid")
 }
 
-fn payload(records: Vec<Value>) -> Vec<u8> {
+fn payload(records: Vec<Box<serde_json::value::RawValue>>) -> Vec<u8> {
     serde_json::to_vec(&json!({ "Records": records })).expect("serialisable")
 }
 

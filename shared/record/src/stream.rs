@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::change::{Action, ChangeRecord, EventName, Source};
+use crate::change::{Action, ChangeRecord, Document, EventName, Source};
 use crate::error::{MapError, Reason, RecordId};
 use crate::key::KeySchema;
 use crate::value::Text;
@@ -43,13 +43,14 @@ pub struct StreamRecord<'a> {
 struct StreamData<'a> {
     #[serde(default)]
     approximate_creation_date_time: Option<f64>,
-    // Images stay raw until mapping: only the one the document needs is transcoded.
+    // Images stay raw until mapping, so only the one the document needs is transcoded (the
+    // fast scan transcodes a new image on its way: only INSERT and MODIFY have one).
     #[serde(borrow, default, deserialize_with = "raw")]
     keys: Option<&'a str>,
-    #[serde(borrow, default, deserialize_with = "raw")]
-    new_image: Option<&'a str>,
-    #[serde(borrow, default, deserialize_with = "raw")]
-    old_image: Option<&'a str>,
+    #[serde(borrow, default, deserialize_with = "raw_image")]
+    new_image: Option<Image<'a>>,
+    #[serde(borrow, default, deserialize_with = "raw_image")]
+    old_image: Option<Image<'a>>,
     #[serde(borrow, default)]
     sequence_number: Option<Text<'a>>,
 }
@@ -64,6 +65,40 @@ struct UserIdentity<'a> {
 
 fn raw<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<&'de str>, D::Error> {
     Option::<&'de RawValue>::deserialize(deserializer).map(|raw| raw.map(RawValue::get))
+}
+
+fn raw_image<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Image<'de>>, D::Error> {
+    raw(deserializer).map(|raw| raw.map(Image::Raw))
+}
+
+/// An image as parsed: raw DynamoDB JSON, or already transcoded.
+#[derive(Debug)]
+enum Image<'a> {
+    Raw(&'a str),
+    Ready(Document<'a>),
+}
+
+impl<'a> Image<'a> {
+    fn text(&self) -> &'a str {
+        match self {
+            Image::Raw(text) => text,
+            Image::Ready(document) => document.image(),
+        }
+    }
+
+    fn into_document(self, location: &str) -> Result<Document<'a>, Reason> {
+        match self {
+            Image::Raw(text) => transcode::document(text, location),
+            Image::Ready(document) => Ok(document),
+        }
+    }
+}
+
+/// The same image, whether transcoded yet or not.
+impl PartialEq for Image<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
 }
 
 /// Only the sequence number, to name a record that fails to parse as a whole.
@@ -152,13 +187,16 @@ impl<'a> StreamRecord<'a> {
             .ok_or_else(|| fail(Reason::Missing("dynamodb.SequenceNumber")))?;
         let timestamp_ms = timestamp_ms(data.approximate_creation_date_time).map_err(fail)?;
         let keys = data.keys.ok_or_else(|| fail(Reason::Missing("dynamodb.Keys")))?;
-        let (keys_document, key_attributes) =
-            transcode::document_capturing(keys, "dynamodb.Keys", &schema.names()).map_err(fail)?;
+        let key_attributes = transcode::key_attributes(keys, "dynamodb.Keys").map_err(fail)?;
         let key = schema.key_of(&key_attributes).map_err(|e| fail(e.into()))?;
         // Without the image it wants (KEYS_ONLY, or OLD_IMAGE for a new image), the document is the keys.
-        let image = |image: Option<&'a str>, location| match image {
-            Some(image) => transcode::document(image, location).map_err(fail),
-            None => Ok(keys_document.clone()),
+        let image = |image: Option<Image<'a>>, location| match image {
+            Some(image) => image.into_document(location).map_err(fail),
+            None => {
+                let mut json = Vec::with_capacity(keys.len());
+                crate::json::item(&mut json, &key_attributes);
+                Ok(Document::new(String::from_utf8(json).unwrap_or_default(), keys))
+            }
         };
         let (action, document) = match event_name {
             EventName::Insert | EventName::Modify => (Action::Index, Some(image(data.new_image, "dynamodb.NewImage")?)),
@@ -245,7 +283,7 @@ fn timestamp_ms(seconds: Option<f64>) -> Result<i64, Reason> {
 
 /// The common case scanned by hand (see [`crate::scan`]); `None` hands over to `serde`.
 mod fast {
-    use super::{StreamData, StreamRecord, Text, UserIdentity};
+    use super::{Image, StreamData, StreamRecord, Text, UserIdentity};
     use crate::scan::{Scan, Scanner};
 
     pub(super) fn record(raw: &str) -> Scan<StreamRecord<'_>> {
@@ -334,6 +372,19 @@ mod fast {
         Some(Some(identity))
     }
 
+    /// A raw image, or when `transcode` the document straight away (raw if that fails: the
+    /// mapping then reports why).
+    fn image<'a>(s: &mut Scanner<'a>, transcode: bool) -> Scan<Option<Image<'a>>> {
+        let start = s.at;
+        if transcode && !s.literal("null") {
+            if let Some(document) = crate::transcode::scan_document(s) {
+                return Some(Some(Image::Ready(document)));
+            }
+            s.at = start;
+        }
+        Some(raw(s)?.map(Image::Raw))
+    }
+
     fn data<'a>(s: &mut Scanner<'a>) -> Scan<Option<StreamData<'a>>> {
         if s.literal("null") {
             return Some(None);
@@ -357,8 +408,9 @@ mod fast {
                     }
                 }
                 "Keys" => data.keys = seen.first(1).and_then(|()| raw(s))?,
-                "NewImage" => data.new_image = seen.first(2).and_then(|()| raw(s))?,
-                "OldImage" => data.old_image = seen.first(3).and_then(|()| raw(s))?,
+                // Only INSERT and MODIFY carry a new image, and their document is that image.
+                "NewImage" => data.new_image = seen.first(2).and_then(|()| image(s, true))?,
+                "OldImage" => data.old_image = seen.first(3).and_then(|()| image(s, false))?,
                 "SequenceNumber" => data.sequence_number = seen.first(4).and_then(|()| text(s))?,
                 _ => drop(s.skip_value()?),
             }

@@ -30,11 +30,12 @@ pub(crate) fn document_capturing<'a>(
 ) -> Result<(Document<'a>, Item<'a>), Reason> {
     let mut out = Vec::with_capacity(text.len());
     let mut captured = Vec::new();
+    let mut scan = Scanner::new(text);
     let mut transcoder = Transcoder {
-        scan: Scanner::new(text),
+        scan: &mut scan,
         out: &mut out,
     };
-    let scanned = transcoder.item(capture, &mut captured).filter(|()| transcoder.scan.at_end());
+    let scanned = transcoder.item(capture, &mut captured).filter(|()| scan.at_end());
     let (json, captured) = match scanned {
         Some(()) => (out, captured),
         None => {
@@ -53,13 +54,57 @@ pub(crate) fn document_capturing<'a>(
     Ok((Document::new(json, text), Item(captured)))
 }
 
+/// Transcodes the item at the scanner's position, leaving the scanner after it; `None`
+/// (with the scanner anywhere) when the scan cannot, and [`document`] must decide.
+pub(crate) fn scan_document<'a>(scan: &mut Scanner<'a>) -> Scan<Document<'a>> {
+    scan.skip_ws();
+    let start = scan.at;
+    let mut out = Vec::with_capacity(256);
+    Transcoder { scan, out: &mut out }.item(&[], &mut Vec::new())?;
+    let image = scan.text().get(start..scan.at)?;
+    Some(Document::new(String::from_utf8(out).ok()?, image))
+}
+
+/// The key attributes of a stream record's `Keys` (S, N or B values), typed.
+pub(crate) fn key_attributes<'a>(text: &'a str, location: &str) -> Result<Item<'a>, Reason> {
+    let mut scan = Scanner::new(text);
+    match scan_scalars(&mut scan).filter(|_| scan.at_end()) {
+        Some(item) => Ok(item),
+        None => serde_json::from_str(text).map_err(|_| shape_error::<Item>(text, location)),
+    }
+}
+
+fn scan_scalars<'a>(scan: &mut Scanner<'a>) -> Scan<Item<'a>> {
+    let mut attributes = Vec::with_capacity(2);
+    scan.eat(b'{')?;
+    loop {
+        let name = Text(scan.string_value()?);
+        scan.eat(b':')?;
+        scan.eat(b'{')?;
+        let tag = scan.string_value()?;
+        scan.eat(b':')?;
+        let value = scan.string_value()?;
+        let value = match tag.as_ref() {
+            "S" => AttributeValue::S(Text(value)),
+            "N" => AttributeValue::N(Number::parse(value).ok()?),
+            "B" => AttributeValue::B(crate::value::Binary::parse(value).ok()?),
+            _ => return None,
+        };
+        scan.eat(b'}')?;
+        attributes.push((name, value));
+        if !scan.next_or_close(b'}')? {
+            return Some(Item(attributes));
+        }
+    }
+}
+
 /// Writes plain JSON while scanning DynamoDB JSON.
-struct Transcoder<'a, 'o> {
-    scan: Scanner<'a>,
+struct Transcoder<'s, 'a, 'o> {
+    scan: &'s mut Scanner<'a>,
     out: &'o mut Vec<u8>,
 }
 
-impl<'a> Transcoder<'a, '_> {
+impl<'a> Transcoder<'_, 'a, '_> {
     fn write(&mut self, bytes: &[u8]) {
         self.out.extend_from_slice(bytes);
     }
@@ -184,12 +229,13 @@ mod tests {
 
     fn fast(image: &str) -> Option<String> {
         let mut out = Vec::new();
-        let mut transcoder = Transcoder {
-            scan: Scanner::new(image),
+        let mut scan = Scanner::new(image);
+        Transcoder {
+            scan: &mut scan,
             out: &mut out,
-        };
-        transcoder.item(&[], &mut Vec::new())?;
-        transcoder.scan.at_end().then(|| String::from_utf8(out).unwrap())
+        }
+        .item(&[], &mut Vec::new())?;
+        scan.at_end().then(|| String::from_utf8(out).unwrap())
     }
 
     #[test]
