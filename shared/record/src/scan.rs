@@ -61,28 +61,15 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string token, quotes included, and whether it holds escapes. Strings in DynamoDB
-    /// JSON are short, where a plain loop beats `memchr`'s set-up.
+    /// A string token, quotes included, and whether it holds escapes.
     pub(crate) fn string(&mut self) -> Scan<(&'a str, bool)> {
         if self.peek()? != b'"' {
             return None;
         }
-        let bytes = self.bytes();
         let start = self.at;
-        let mut at = start + 1;
-        let mut escaped = false;
-        loop {
-            match *bytes.get(at)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    at += 2;
-                }
-                _ => at += 1,
-            }
-        }
-        self.at = at + 1;
-        Some((self.text.get(start..self.at)?, escaped))
+        let (end, escaped) = string_end(self.bytes(), start + 1)?;
+        self.at = end;
+        Some((self.text.get(start..end)?, escaped))
     }
 
     /// A string's value, unescaped (allocating) only when it holds escapes.
@@ -125,28 +112,7 @@ impl<'a> Scanner<'a> {
             b'"' => {
                 self.string()?;
             }
-            b'{' | b'[' => {
-                let bytes = self.bytes();
-                let mut depth = 0usize;
-                loop {
-                    match *bytes.get(self.at)? {
-                        b'"' => {
-                            self.string()?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.at += 1;
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.at += 1;
-                }
-            }
+            b'{' | b'[' => self.at = container_end(self.bytes(), self.at)?,
             b't' | b'f' | b'n' => {
                 let _ = self.literal("true") || self.literal("false") || self.literal("null");
             }
@@ -155,5 +121,63 @@ impl<'a> Scanner<'a> {
             }
         }
         (self.at > start).then(|| &self.text[start..self.at])
+    }
+}
+
+/// What a byte means to [`container_end`]: nothing, or one of these.
+const QUOTE: u8 = 1;
+const OPEN: u8 = 2;
+const CLOSE: u8 = 3;
+const BACKSLASH: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut class = [0u8; 256];
+    class[b'"' as usize] = QUOTE;
+    class[b'{' as usize] = OPEN;
+    class[b'[' as usize] = OPEN;
+    class[b'}' as usize] = CLOSE;
+    class[b']' as usize] = CLOSE;
+    class[b'\\' as usize] = BACKSLASH;
+    class
+};
+
+/// Just past the string whose content starts at `at`, and whether it holds escapes. Tight
+/// table-driven loops: DynamoDB JSON strings are short, too short for `memchr` to pay off.
+fn string_end(bytes: &[u8], mut at: usize) -> Scan<(usize, bool)> {
+    let mut escaped = false;
+    loop {
+        while CLASS[*bytes.get(at)? as usize] != QUOTE && bytes[at] != b'\\' {
+            at += 1;
+        }
+        if bytes[at] == b'"' {
+            return Some((at + 1, escaped));
+        }
+        escaped = true;
+        at += 2;
+    }
+}
+
+/// Just past the object or array opening at `at` (valid JSON assumed).
+fn container_end(bytes: &[u8], mut at: usize) -> Scan<usize> {
+    let mut depth = 0usize;
+    loop {
+        while CLASS[*bytes.get(at)? as usize] == 0 {
+            at += 1;
+        }
+        match CLASS[bytes[at] as usize] {
+            QUOTE => {
+                at = string_end(bytes, at + 1)?.0;
+                continue;
+            }
+            OPEN => depth += 1,
+            CLOSE => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(at + 1);
+                }
+            }
+            _ => {} // a backslash outside a string cannot happen in valid JSON
+        }
+        at += 1;
     }
 }

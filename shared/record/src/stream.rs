@@ -256,17 +256,9 @@ fn record_id(sequence_number: Option<&str>) -> RecordId {
 
 /// `arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL` → `NAME`.
 fn table_of_arn(arn: &str) -> Option<&str> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_partition), Some("dynamodb"), Some(_region), Some(_account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
+    let (_partition, rest) = arn.strip_prefix("arn:")?.split_once(':')?;
+    let (_region, rest) = rest.strip_prefix("dynamodb:")?.split_once(':')?;
+    let (_account, resource) = rest.split_once(':')?;
     let name = resource.strip_prefix("table/")?.split('/').next()?;
     (!name.is_empty()).then_some(name)
 }

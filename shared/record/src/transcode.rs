@@ -59,7 +59,9 @@ pub(crate) fn document_capturing<'a>(
 pub(crate) fn scan_document<'a>(scan: &mut Scanner<'a>) -> Scan<Document<'a>> {
     scan.skip_ws();
     let start = scan.at;
-    let mut out = Vec::with_capacity(256);
+    // Plain JSON is shorter than the DynamoDB JSON it comes from: reserve what is left of the
+    // record (bounded) rather than grow and copy.
+    let mut out = Vec::with_capacity((scan.text().len() - start).min(64 * 1024));
     Transcoder { scan, out: &mut out }.item(&[], &mut Vec::new())?;
     let image = scan.text().get(start..scan.at)?;
     Some(Document::new(String::from_utf8(out).ok()?, image))
