@@ -82,6 +82,27 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// A DynamoDB type tag (`"S"`, `"BOOL"`...), matched on its bytes: one per attribute
+    /// value, so worth sparing a string comparison. An escaped tag is left to `serde`.
+    pub(crate) fn type_tag(&mut self) -> Scan<&'static str> {
+        self.skip_ws();
+        let (tag, len): (&'static str, usize) = match self.bytes().get(self.at..)? {
+            [b'"', b'S', b'"', ..] => ("S", 3),
+            [b'"', b'N', b'"', ..] => ("N", 3),
+            [b'"', b'B', b'"', ..] => ("B", 3),
+            [b'"', b'M', b'"', ..] => ("M", 3),
+            [b'"', b'L', b'"', ..] => ("L", 3),
+            [b'"', b'S', b'S', b'"', ..] => ("SS", 4),
+            [b'"', b'N', b'S', b'"', ..] => ("NS", 4),
+            [b'"', b'B', b'S', b'"', ..] => ("BS", 4),
+            [b'"', b'B', b'O', b'O', b'L', b'"', ..] => ("BOOL", 6),
+            [b'"', b'N', b'U', b'L', b'L', b'"', ..] => ("NULL", 6),
+            _ => return None,
+        };
+        self.at += len;
+        Some(tag)
+    }
+
     /// Consumes `word` (`true`, `null`...) if it comes next.
     pub(crate) fn literal(&mut self, word: &str) -> bool {
         self.skip_ws();

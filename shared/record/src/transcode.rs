@@ -151,9 +151,9 @@ impl<'a> Transcoder<'_, 'a, '_> {
     /// `{"TAG": CONTENT}` written as plain JSON.
     fn value(&mut self) -> Scan {
         self.scan.eat(b'{')?;
-        let tag = self.scan.string_value()?;
+        let tag = self.scan.type_tag()?;
         self.scan.eat(b':')?;
-        match tag.as_ref() {
+        match tag {
             "S" => self.copy_string()?,
             "N" => self.number()?,
             "B" => self.binary()?,
