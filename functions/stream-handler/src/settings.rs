@@ -123,3 +123,61 @@ fn schema(table: &str, pk: &str, sk: Option<&str>) -> (String, KeySchema) {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::from_env(|name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    #[test]
+    fn defaults() {
+        let s = with(&[]).unwrap();
+        assert_eq!(s.sinks, vec![SinkConfig::Stdout]);
+        assert_eq!(s.dead_letters, DeadLetterConfig::Stderr);
+        assert_eq!(s.mapping, MappingOptions::default());
+        assert!(s.key_schemas.is_empty());
+        assert_eq!(s.deadline_margin, Duration::from_millis(2_000));
+        assert_eq!(s.metrics_namespace, "DynamoDbCdc");
+        assert_eq!(s.function_name, "local");
+    }
+
+    #[test]
+    fn reads_every_setting() {
+        let s = with(&[
+            ("CDC_VIEW_ON_REMOVE", "OLD_IMAGE"),
+            ("CDC_TTL_DELETES", "drop"),
+            ("CDC_KEY_SCHEMA", "orders:pk:sk, users:id"),
+            ("CDC_DEADLINE_MARGIN_MS", "500"),
+            ("CDC_METRICS_NAMESPACE", "Mine"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "fn"),
+        ])
+        .unwrap();
+        assert_eq!(s.mapping.view_on_remove, ViewOnRemove::OldImage);
+        assert_eq!(s.mapping.ttl_deletes, TtlDeletes::Drop);
+        assert_eq!(s.key_schemas[0], schema("orders", "pk", Some("sk")));
+        assert_eq!(s.key_schemas[1], schema("users", "id", None));
+        assert_eq!(s.deadline_margin, Duration::from_millis(500));
+        assert_eq!(s.metrics_namespace, "Mine");
+        assert_eq!(s.function_name, "fn");
+    }
+
+    #[test]
+    fn bad_settings_name_the_variable_and_what_it_accepts() {
+        let cases = [
+            ("CDC_VIEW_ON_REMOVE", "BOTH", "CDC_VIEW_ON_REMOVE: \"BOTH\" is not accepted; expected NEW_IMAGE or OLD_IMAGE"),
+            ("CDC_TTL_DELETES", "yes", "CDC_TTL_DELETES: \"yes\" is not accepted; expected keep or drop"),
+            ("CDC_KEY_SCHEMA", "orders", "CDC_KEY_SCHEMA: \"orders\" is not accepted; expected comma-separated TABLE:PARTITION_KEY[:SORT_KEY]"),
+            ("CDC_KEY_SCHEMA", "a:b:c:d", "CDC_KEY_SCHEMA: \"a:b:c:d\""),
+            ("CDC_DEADLINE_MARGIN_MS", "-5", "CDC_DEADLINE_MARGIN_MS: \"-5\" is not accepted; expected a whole number of milliseconds"),
+            ("CDC_SINKS", "kafka://x", "CDC_SINKS: unknown scheme \"kafka\""),
+            ("CDC_DLQ", "sqs", "CDC_DLQ: unknown scheme \"sqs\""),
+        ];
+        for (name, value, message) in cases {
+            let err = with(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(message), "{err}");
+        }
+    }
+}
