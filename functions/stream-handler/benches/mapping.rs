@@ -87,11 +87,24 @@ fn ours(payload: &[u8], schemas: &HashMap<String, Arc<KeySchema>>) -> usize {
 }
 
 fn naive(payload: &[u8]) -> usize {
-    let event: aws_lambda_events::event::dynamodb::Event = serde_json::from_slice(payload).expect("valid");
+    let event: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_slice(payload).expect("valid");
     let mut out = Vec::with_capacity(payload.len());
     for record in event.records {
-        let table = record.event_source_arn.as_deref().and_then(|a| a.split('/').nth(1)).unwrap_or_default();
-        let document = Value::Object(record.change.new_image.into_inner().into_iter().map(|(k, v)| (k, to_json(v))).collect());
+        let table = record
+            .event_source_arn
+            .as_deref()
+            .and_then(|a| a.split('/').nth(1))
+            .unwrap_or_default();
+        let document = Value::Object(
+            record
+                .change
+                .new_image
+                .into_inner()
+                .into_iter()
+                .map(|(k, v)| (k, to_json(v)))
+                .collect(),
+        );
         let line = json!({
             "metadata": {
                 "table_name": table,
@@ -143,12 +156,18 @@ fn phases(payload: &[u8], schemas: &HashMap<String, Arc<KeySchema>>) {
         let t3 = Instant::now();
         black_box(cdc_sinks::jsonl::encode(&mapped.changes));
         let t4 = Instant::now();
-        for (total, (a, b)) in totals.iter_mut().zip([(t, t1), (t1, t2), (t2, t3), (t3, t4)]) {
+        for (total, (a, b)) in totals
+            .iter_mut()
+            .zip([(t, t1), (t1, t2), (t2, t3), (t3, t4)])
+        {
             *total += (b - a).as_secs_f64();
         }
     }
     let floor = time(&mut || floor(payload), Duration::from_secs(1));
-    for (name, total) in ["envelope", "parse records", "map", "encode"].iter().zip(totals) {
+    for (name, total) in ["envelope", "parse records", "map", "encode"]
+        .iter()
+        .zip(totals)
+    {
         println!("{name}: {:.2} floor units", total / f64::from(runs) / floor);
     }
 }
@@ -188,7 +207,10 @@ fn main() {
         time(&mut || ours(&max, &schemas), Duration::from_secs(30));
         return;
     }
-    let cases = [("1,000 records", batch_of(1000), 1000usize), ("max batch", max, max_n)];
+    let cases = [
+        ("1,000 records", batch_of(1000), 1000usize),
+        ("max batch", max, max_n),
+    ];
 
     println!("| batch | records | payload MB | path | records/s | MB/s | vs floor | vs naive |");
     println!("|---|---:|---:|---|---:|---:|---:|---:|");
@@ -203,7 +225,11 @@ fn main() {
             v.push(time(&mut || naive(payload), round));
         }
         let (f, o, v) = (median(f), median(o), median(v));
-        for (path, secs) in [("floor (IgnoredAny)", f), ("**ours**", o), ("naive (aws_lambda_events + serde_dynamo)", v)] {
+        for (path, secs) in [
+            ("floor (IgnoredAny)", f),
+            ("**ours**", o),
+            ("naive (aws_lambda_events + serde_dynamo)", v),
+        ] {
             println!(
                 "| {name} | {n} | {mb:.2} | {path} | {:.0} | {:.0} | {:.0}% | {:.2}x |",
                 *n as f64 / secs,

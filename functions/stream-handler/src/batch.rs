@@ -9,7 +9,10 @@ use serde_json::value::RawValue;
 
 /// Records parsed one by one, so that a malformed one fails alone.
 pub fn parse(records: &[Box<RawValue>]) -> Vec<Result<StreamRecord<'_>, MapError>> {
-    records.iter().map(|raw| StreamRecord::parse(raw.get())).collect()
+    records
+        .iter()
+        .map(|raw| StreamRecord::parse(raw.get()))
+        .collect()
 }
 
 /// The tables the parsed records come from (one, for a stream's event source mapping).

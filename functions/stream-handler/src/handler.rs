@@ -77,11 +77,17 @@ impl StreamHandler {
 
     /// The instant to stop writing: the invocation deadline less the margin.
     pub fn stop_at(&self, deadline: SystemTime) -> Instant {
-        let remaining = deadline.duration_since(SystemTime::now()).unwrap_or_default();
+        let remaining = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
         Instant::now() + remaining.saturating_sub(self.deadline_margin)
     }
 
-    pub async fn handle(&self, records: &[Box<RawValue>], stop_at: Instant) -> Result<Invocation, HandlerError> {
+    pub async fn handle(
+        &self,
+        records: &[Box<RawValue>],
+        stop_at: Instant,
+    ) -> Result<Invocation, HandlerError> {
         let parsed = batch::parse(records);
         let mut schemas = HashMap::new();
         for table in batch::tables(&parsed) {
@@ -94,20 +100,28 @@ impl StreamHandler {
         let mut first_failure = report
             .first_retryable
             .map(|(i, reason)| (mapped.positions[i], reason));
-        let limit = first_failure.as_ref().map_or(usize::MAX, |(index, _)| *index);
+        let limit = first_failure
+            .as_ref()
+            .map_or(usize::MAX, |(index, _)| *index);
         let letters = letters_before(&mut mapped, report.rejected, limit);
         let sent = self.send_dead_letters(&letters, stop_at).await;
         if let Err((index, reason)) = sent {
             first_failure = Some((index, reason));
         }
-        let failed_from = first_failure.as_ref().map_or(records.len(), |(index, _)| *index);
+        let failed_from = first_failure
+            .as_ref()
+            .map_or(records.len(), |(index, _)| *index);
         let metrics = self.metrics(&mapped, &letters, failed_from, records.len());
         let response = self.response(records, first_failure)?;
         Ok(Invocation { response, metrics })
     }
 
     /// Sends dead letters in batch order; on failure, the first letter not sent fails the batch there.
-    async fn send_dead_letters(&self, letters: &[(usize, DeadLetter<'_>)], stop_at: Instant) -> Result<(), (usize, String)> {
+    async fn send_dead_letters(
+        &self,
+        letters: &[(usize, DeadLetter<'_>)],
+        stop_at: Instant,
+    ) -> Result<(), (usize, String)> {
         if letters.is_empty() {
             return Ok(());
         }
@@ -122,11 +136,23 @@ impl StreamHandler {
         match timeout_at(stop_at, self.dead_letters.send(&only, stop_at)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err((letters[e.sent.min(letters.len() - 1)].0, e.to_string())),
-            Err(_) => Err((letters[0].0, format!("dead-letter queue {}: deadline reached", self.dead_letters.name()))),
+            Err(_) => Err((
+                letters[0].0,
+                format!(
+                    "dead-letter queue {}: deadline reached",
+                    self.dead_letters.name()
+                ),
+            )),
         }
     }
 
-    fn metrics(&self, mapped: &MappedBatch<'_>, letters: &[(usize, DeadLetter<'_>)], failed_from: usize, total: usize) -> Metrics {
+    fn metrics(
+        &self,
+        mapped: &MappedBatch<'_>,
+        letters: &[(usize, DeadLetter<'_>)],
+        failed_from: usize,
+        total: usize,
+    ) -> Metrics {
         let mut metrics = Metrics::new(
             self.metrics_namespace.clone(),
             vec![("FunctionName".into(), self.function_name.clone())],
@@ -141,7 +167,10 @@ impl StreamHandler {
             .filter(|(_, index)| **index < failed_from)
             .map(|(change, _)| (now_ms - change.timestamp_ms).max(0) as f64)
             .collect();
-        let dead_lettered = letters.iter().filter(|(index, _)| *index < failed_from).count();
+        let dead_lettered = letters
+            .iter()
+            .filter(|(index, _)| *index < failed_from)
+            .count();
         metrics.count(names::CHANGE_EVENTS_PROCESSED, written.len() as u64);
         metrics.count(names::CHANGE_EVENTS_PROCESSING_ERRORS, dead_lettered as u64);
         metrics.count(names::CHANGE_EVENTS_FILTERED, mapped.filtered as u64);
@@ -153,9 +182,15 @@ impl StreamHandler {
     }
 
     /// Names the first failed record; Lambda retries the batch from there, in order.
-    fn response(&self, records: &[Box<RawValue>], first_failure: Option<(usize, String)>) -> Result<BatchResponse, HandlerError> {
+    fn response(
+        &self,
+        records: &[Box<RawValue>],
+        first_failure: Option<(usize, String)>,
+    ) -> Result<BatchResponse, HandlerError> {
         let Some((index, reason)) = first_failure else {
-            return Ok(BatchResponse { batch_item_failures: vec![] });
+            return Ok(BatchResponse {
+                batch_item_failures: vec![],
+            });
         };
         // A record without a readable sequence number cannot be named; retrying from an earlier
         // one only repeats idempotent writes.

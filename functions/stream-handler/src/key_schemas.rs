@@ -24,7 +24,12 @@ pub struct KeySchemas {
 impl KeySchemas {
     pub fn new(configured: Vec<(String, KeySchema)>) -> Self {
         KeySchemas {
-            known: Mutex::new(configured.into_iter().map(|(t, s)| (t, Arc::new(s))).collect()),
+            known: Mutex::new(
+                configured
+                    .into_iter()
+                    .map(|(t, s)| (t, Arc::new(s)))
+                    .collect(),
+            ),
             client: OnceCell::new(),
         }
     }
@@ -34,7 +39,10 @@ impl KeySchemas {
             return Ok(schema.clone());
         }
         let schema = Arc::new(self.describe(table).await?);
-        self.known.lock().await.insert(table.to_owned(), schema.clone());
+        self.known
+            .lock()
+            .await
+            .insert(table.to_owned(), schema.clone());
         Ok(schema)
     }
 
@@ -45,7 +53,9 @@ impl KeySchemas {
         };
         let client = self
             .client
-            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await) })
+            .get_or_init(|| async {
+                aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await)
+            })
             .await;
         let output = client
             .describe_table()
@@ -61,7 +71,8 @@ impl KeySchemas {
                 .map(|e| e.attribute_name().to_owned())
         };
         Ok(KeySchema {
-            partition_key: name_of(KeyType::Hash).ok_or_else(|| fail("DescribeTable returned no HASH key".into()))?,
+            partition_key: name_of(KeyType::Hash)
+                .ok_or_else(|| fail("DescribeTable returned no HASH key".into()))?,
             sort_key: name_of(KeyType::Range),
         })
     }

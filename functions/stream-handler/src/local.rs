@@ -16,9 +16,15 @@ const LOCAL_TIMEOUT: Duration = Duration::from_secs(900);
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a DynamoDB Streams event ({{\"Records\": [...]}}): {source}")]
-    Event { path: PathBuf, source: serde_json::Error },
+    Event {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error(transparent)]
@@ -36,7 +42,9 @@ pub async fn run(path: &Path, settings: Settings) -> Result<BatchResponse, Local
         source,
     })?;
     let handler = StreamHandler::from_settings(settings).await?;
-    let invocation = handler.handle(&event.records, Instant::now() + LOCAL_TIMEOUT).await?;
+    let invocation = handler
+        .handle(&event.records, Instant::now() + LOCAL_TIMEOUT)
+        .await?;
     eprintln!("{}", invocation.metrics.to_emf(now_ms()));
     eprintln!(
         "{}",

@@ -35,14 +35,20 @@ async fn run() -> Result<ExitCode, Error> {
         }
         (None, _) => {
             let handler = StreamHandler::from_settings(settings).await?;
-            lambda_runtime::run(service_fn(|event: LambdaEvent<StreamEvent>| invoke(&handler, event))).await?;
+            lambda_runtime::run(service_fn(|event: LambdaEvent<StreamEvent>| {
+                invoke(&handler, event)
+            }))
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         _ => Err("usage: stream-handler [--event EVENT.json]".into()),
     }
 }
 
-async fn invoke(handler: &StreamHandler, event: LambdaEvent<StreamEvent>) -> Result<BatchResponse, Error> {
+async fn invoke(
+    handler: &StreamHandler,
+    event: LambdaEvent<StreamEvent>,
+) -> Result<BatchResponse, Error> {
     let stop_at = handler.stop_at(event.context.deadline());
     let invocation = handler.handle(&event.payload.records, stop_at).await?;
     println!("{}", invocation.metrics.to_emf(now_ms()));

@@ -48,20 +48,27 @@ impl Settings {
                         _ => None,
                     },
                 )?,
-                ttl_deletes: choice("CDC_TTL_DELETES", env("CDC_TTL_DELETES"), "keep or drop", |v| match v {
-                    "keep" => Some(TtlDeletes::Keep),
-                    "drop" => Some(TtlDeletes::Drop),
-                    _ => None,
-                })?,
+                ttl_deletes: choice(
+                    "CDC_TTL_DELETES",
+                    env("CDC_TTL_DELETES"),
+                    "keep or drop",
+                    |v| match v {
+                        "keep" => Some(TtlDeletes::Keep),
+                        "drop" => Some(TtlDeletes::Drop),
+                        _ => None,
+                    },
+                )?,
             },
             key_schemas: key_schemas(env("CDC_KEY_SCHEMA"))?,
-            deadline_margin: Duration::from_millis(choice(
-                "CDC_DEADLINE_MARGIN_MS",
-                env("CDC_DEADLINE_MARGIN_MS"),
-                "a whole number of milliseconds",
-                |v| v.parse::<u64>().ok().map(Some),
-            )?
-            .unwrap_or(DEFAULT_DEADLINE_MARGIN_MS)),
+            deadline_margin: Duration::from_millis(
+                choice(
+                    "CDC_DEADLINE_MARGIN_MS",
+                    env("CDC_DEADLINE_MARGIN_MS"),
+                    "a whole number of milliseconds",
+                    |v| v.parse::<u64>().ok().map(Some),
+                )?
+                .unwrap_or(DEFAULT_DEADLINE_MARGIN_MS),
+            ),
             metrics_namespace: env("CDC_METRICS_NAMESPACE")
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "DynamoDbCdc".into()),
@@ -129,7 +136,12 @@ mod tests {
     use super::*;
 
     fn with(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        Settings::from_env(|name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+        Settings::from_env(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
     }
 
     #[test]

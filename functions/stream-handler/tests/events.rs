@@ -47,8 +47,22 @@ fn expected(value: &Value) -> Json {
         "N" => Json::Number(inner.as_str().unwrap().to_owned()),
         "BOOL" => Json::Bool(inner.as_bool().unwrap()),
         "NULL" => Json::Null,
-        "SS" | "BS" => Json::Array(inner.as_array().unwrap().iter().map(|s| Json::String(s.as_str().unwrap().to_owned())).collect()),
-        "NS" => Json::Array(inner.as_array().unwrap().iter().map(|s| Json::Number(s.as_str().unwrap().to_owned())).collect()),
+        "SS" | "BS" => Json::Array(
+            inner
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| Json::String(s.as_str().unwrap().to_owned()))
+                .collect(),
+        ),
+        "NS" => Json::Array(
+            inner
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| Json::Number(s.as_str().unwrap().to_owned()))
+                .collect(),
+        ),
         "L" => Json::Array(inner.as_array().unwrap().iter().map(expected).collect()),
         "M" => expected_item(inner),
         other => panic!("unknown tag {other}"),
@@ -56,7 +70,12 @@ fn expected(value: &Value) -> Json {
 }
 
 fn expected_item(item: &Value) -> Json {
-    let mut entries: Vec<(String, Json)> = item.as_object().unwrap().iter().map(|(k, v)| (k.clone(), expected(v))).collect();
+    let mut entries: Vec<(String, Json)> = item
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), expected(v)))
+        .collect();
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     Json::Object(entries)
 }
@@ -74,10 +93,18 @@ fn every_sample_event_round_trips_exactly() {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let event: StreamEvent = serde_json::from_str(&text).unwrap();
-        let mapped = batch::map(batch::parse(&event.records), &event.records, &schemas, &MappingOptions::default());
+        let mapped = batch::map(
+            batch::parse(&event.records),
+            &event.records,
+            &schemas,
+            &MappingOptions::default(),
+        );
         let malformed = file.ends_with("stream-malformed.json");
         assert_eq!(mapped.letters.len(), usize::from(malformed), "{file:?}");
-        assert_eq!(mapped.changes.len() + mapped.letters.len(), event.records.len());
+        assert_eq!(
+            mapped.changes.len() + mapped.letters.len(),
+            event.records.len()
+        );
 
         for (change, &index) in mapped.changes.iter().zip(&mapped.positions) {
             let source: Value = serde_json::from_str(event.records[index].get()).unwrap();
@@ -86,10 +113,22 @@ fn every_sample_event_round_trips_exactly() {
             let out = Json::parse(std::str::from_utf8(&line).unwrap());
             let meta = out.get("metadata");
             let dynamodb = &source["dynamodb"];
-            assert_eq!(meta.get("sequence_number").str(), dynamodb["SequenceNumber"].as_str().unwrap());
-            assert_eq!(meta.get("event_id").str(), source["eventID"].as_str().unwrap());
-            assert_eq!(meta.get("dynamodb_event_name").str(), source["eventName"].as_str().unwrap());
-            let want = match (source["eventName"].as_str().unwrap(), dynamodb.get("NewImage")) {
+            assert_eq!(
+                meta.get("sequence_number").str(),
+                dynamodb["SequenceNumber"].as_str().unwrap()
+            );
+            assert_eq!(
+                meta.get("event_id").str(),
+                source["eventID"].as_str().unwrap()
+            );
+            assert_eq!(
+                meta.get("dynamodb_event_name").str(),
+                source["eventName"].as_str().unwrap()
+            );
+            let want = match (
+                source["eventName"].as_str().unwrap(),
+                dynamodb.get("NewImage"),
+            ) {
                 ("REMOVE", _) => Json::Null,
                 (_, Some(image)) => expected_item(image),
                 (_, None) => expected_item(&dynamodb["Keys"]),
@@ -105,7 +144,12 @@ fn every_sample_event_round_trips_exactly() {
 fn the_ttl_sample_flags_only_the_service_delete() {
     let text = std::fs::read_to_string(events_dir().join("stream-ttl-delete.json")).unwrap();
     let event: StreamEvent = serde_json::from_str(&text).unwrap();
-    let mapped = batch::map(batch::parse(&event.records), &event.records, &schemas(), &MappingOptions::default());
+    let mapped = batch::map(
+        batch::parse(&event.records),
+        &event.records,
+        &schemas(),
+        &MappingOptions::default(),
+    );
     let flags: Vec<bool> = mapped.changes.iter().map(|c| c.ttl_delete).collect();
     assert_eq!(flags, [false, false, false, true]);
 }

@@ -35,7 +35,9 @@ fn raw_record(seq: u32, pk: &str) -> Box<RawValue> {
 }
 
 fn malformed_record(seq: u32) -> Box<RawValue> {
-    let text = raw_record(seq, "bad").get().replace(&format!("{{\"N\":\"{seq}\"}}"), "{\"N\":\"12abc\"}");
+    let text = raw_record(seq, "bad")
+        .get()
+        .replace(&format!("{{\"N\":\"{seq}\"}}"), "{\"N\":\"12abc\"}");
     assert!(text.contains("12abc"));
     RawValue::from_string(text).unwrap()
 }
@@ -81,7 +83,12 @@ impl Sink for FlakySink {
             let seq = record.sequence_number.as_deref().unwrap().to_owned();
             match &fail_at {
                 Some((at, FailureKind::Retryable)) if *at <= seq => {
-                    return WriteReport::failed_from(index, records.len(), FailureKind::Retryable, Arc::new(std::io::Error::other("connection reset")));
+                    return WriteReport::failed_from(
+                        index,
+                        records.len(),
+                        FailureKind::Retryable,
+                        Arc::new(std::io::Error::other("connection reset")),
+                    );
                 }
                 Some((at, FailureKind::Permanent)) if *at == seq => {
                     report.failures.push(cdc_sinks::Failure {
@@ -97,9 +104,12 @@ impl Sink for FlakySink {
     }
 }
 
+/// A dead letter as received: sequence number, reason, raw record.
+type Sent = (Option<String>, String, String);
+
 #[derive(Default, Clone)]
 struct Letters {
-    sent: Arc<Mutex<Vec<(Option<String>, String, String)>>>,
+    sent: Arc<Mutex<Vec<Sent>>>,
     fail: bool,
 }
 
@@ -109,7 +119,11 @@ impl DeadLetterQueue for Letters {
         "letters"
     }
 
-    async fn send(&self, letters: &[DeadLetter<'_>], _deadline: Instant) -> Result<(), DeadLetterError> {
+    async fn send(
+        &self,
+        letters: &[DeadLetter<'_>],
+        _deadline: Instant,
+    ) -> Result<(), DeadLetterError> {
         if self.fail {
             return Err(DeadLetterError {
                 queue: "letters".into(),
@@ -129,7 +143,10 @@ impl DeadLetterQueue for Letters {
 }
 
 fn handler(sinks: Vec<FlakySink>, letters: Letters) -> StreamHandler {
-    let sinks: Vec<Box<dyn Sink>> = sinks.into_iter().map(|s| Box::new(s) as Box<dyn Sink>).collect();
+    let sinks: Vec<Box<dyn Sink>> = sinks
+        .into_iter()
+        .map(|s| Box::new(s) as Box<dyn Sink>)
+        .collect();
     StreamHandler::new(FanOut::new(sinks), Box::new(letters), settings())
 }
 
@@ -144,9 +161,18 @@ async fn all_written_reports_no_failures() {
     let records = batch(5);
     let invocation = h.handle(&records, later()).await.unwrap();
     assert!(invocation.response.batch_item_failures.is_empty());
-    assert_eq!(*sink.written.lock().unwrap(), (0..5).map(seq).collect::<Vec<_>>());
-    assert_eq!(invocation.metrics.counter(names::CHANGE_EVENTS_PROCESSED), 5);
-    assert_eq!(serde_json::to_value(&invocation.response).unwrap(), json!({"batchItemFailures": []}));
+    assert_eq!(
+        *sink.written.lock().unwrap(),
+        (0..5).map(seq).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        invocation.metrics.counter(names::CHANGE_EVENTS_PROCESSED),
+        5
+    );
+    assert_eq!(
+        serde_json::to_value(&invocation.response).unwrap(),
+        json!({"batchItemFailures": []})
+    );
 }
 
 #[tokio::test]
@@ -159,17 +185,38 @@ async fn a_sink_failing_at_record_k_reports_k_and_the_retry_completes_without_du
     let records = batch(10);
 
     let invocation = h.handle(&records, later()).await.unwrap();
-    assert_eq!(invocation.response.batch_item_failures, vec![ItemFailure { item_identifier: seq(k) }]);
-    assert_eq!(*flaky.written.lock().unwrap(), (0..k).map(seq).collect::<Vec<_>>(), "records before k written once");
-    assert_eq!(invocation.metrics.counter(names::CHANGE_EVENTS_PROCESSED), u64::from(k));
-    assert_eq!(invocation.metrics.counter(names::CHANGE_EVENTS_FAILED), u64::from(10 - k));
-    assert_eq!(serde_json::to_value(&invocation.response).unwrap(), json!({"batchItemFailures": [{"itemIdentifier": seq(k)}]}));
+    assert_eq!(
+        invocation.response.batch_item_failures,
+        vec![ItemFailure {
+            item_identifier: seq(k)
+        }]
+    );
+    assert_eq!(
+        *flaky.written.lock().unwrap(),
+        (0..k).map(seq).collect::<Vec<_>>(),
+        "records before k written once"
+    );
+    assert_eq!(
+        invocation.metrics.counter(names::CHANGE_EVENTS_PROCESSED),
+        u64::from(k)
+    );
+    assert_eq!(
+        invocation.metrics.counter(names::CHANGE_EVENTS_FAILED),
+        u64::from(10 - k)
+    );
+    assert_eq!(
+        serde_json::to_value(&invocation.response).unwrap(),
+        json!({"batchItemFailures": [{"itemIdentifier": seq(k)}]})
+    );
 
     // Lambda retries from k, in order: the suffix completes and nothing before k is written again.
     *flaky.fail_at.lock().unwrap() = None;
     let retry = h.handle(&records[k as usize..], later()).await.unwrap();
     assert!(retry.response.batch_item_failures.is_empty());
-    assert_eq!(*flaky.written.lock().unwrap(), (0..10).map(seq).collect::<Vec<_>>());
+    assert_eq!(
+        *flaky.written.lock().unwrap(),
+        (0..10).map(seq).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -178,8 +225,16 @@ async fn the_lowest_failure_across_sinks_is_reported() {
     let b = FlakySink::default();
     *a.fail_at.lock().unwrap() = Some((seq(7), FailureKind::Retryable));
     *b.fail_at.lock().unwrap() = Some((seq(3), FailureKind::Retryable));
-    let invocation = handler(vec![a, b], Letters::default()).handle(&batch(10), later()).await.unwrap();
-    assert_eq!(invocation.response.batch_item_failures, vec![ItemFailure { item_identifier: seq(3) }]);
+    let invocation = handler(vec![a, b], Letters::default())
+        .handle(&batch(10), later())
+        .await
+        .unwrap();
+    assert_eq!(
+        invocation.response.batch_item_failures,
+        vec![ItemFailure {
+            item_identifier: seq(3)
+        }]
+    );
 }
 
 #[tokio::test]
@@ -188,18 +243,35 @@ async fn an_unmappable_record_is_dead_lettered_whole_and_does_not_block_the_shar
     let letters = Letters::default();
     let mut records = batch(5);
     records[2] = malformed_record(2);
-    let invocation = handler(vec![sink.clone()], letters.clone()).handle(&records, later()).await.unwrap();
+    let invocation = handler(vec![sink.clone()], letters.clone())
+        .handle(&records, later())
+        .await
+        .unwrap();
 
     assert!(invocation.response.batch_item_failures.is_empty());
-    assert_eq!(*sink.written.lock().unwrap(), vec![seq(0), seq(1), seq(3), seq(4)]);
+    assert_eq!(
+        *sink.written.lock().unwrap(),
+        vec![seq(0), seq(1), seq(3), seq(4)]
+    );
     let sent = letters.sent.lock().unwrap();
     assert_eq!(sent.len(), 1);
     let (sequence_number, reason, raw) = &sent[0];
     assert_eq!(sequence_number.as_deref(), Some(seq(2).as_str()));
-    assert!(reason.contains("\"12abc\" is not a decimal number"), "{reason}");
+    assert!(
+        reason.contains("\"12abc\" is not a decimal number"),
+        "{reason}"
+    );
     assert_eq!(raw, records[2].get(), "the full record, not just metadata");
-    assert_eq!(invocation.metrics.counter(names::CHANGE_EVENTS_PROCESSING_ERRORS), 1);
-    assert_eq!(invocation.metrics.counter(names::CHANGE_EVENTS_PROCESSED), 4);
+    assert_eq!(
+        invocation
+            .metrics
+            .counter(names::CHANGE_EVENTS_PROCESSING_ERRORS),
+        1
+    );
+    assert_eq!(
+        invocation.metrics.counter(names::CHANGE_EVENTS_PROCESSED),
+        4
+    );
 }
 
 #[tokio::test]
@@ -208,12 +280,19 @@ async fn a_record_a_sink_rejects_for_good_is_dead_lettered_not_retried() {
     *sink.fail_at.lock().unwrap() = Some((seq(1), FailureKind::Permanent));
     let letters = Letters::default();
     let records = batch(3);
-    let invocation = handler(vec![sink.clone()], letters.clone()).handle(&records, later()).await.unwrap();
+    let invocation = handler(vec![sink.clone()], letters.clone())
+        .handle(&records, later())
+        .await
+        .unwrap();
     assert!(invocation.response.batch_item_failures.is_empty());
     let sent = letters.sent.lock().unwrap();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0.as_deref(), Some(seq(1).as_str()));
-    assert!(sent[0].1.contains("sink flaky: item larger than 400 KB"), "{}", sent[0].1);
+    assert!(
+        sent[0].1.contains("sink flaky: item larger than 400 KB"),
+        "{}",
+        sent[0].1
+    );
     assert_eq!(sent[0].2, records[1].get());
 }
 
@@ -222,21 +301,48 @@ async fn when_the_dead_letter_queue_fails_the_unmappable_record_is_retried() {
     let sink = FlakySink::default();
     let mut records = batch(5);
     records[3] = malformed_record(3);
-    let letters = Letters { fail: true, ..Default::default() };
-    let invocation = handler(vec![sink], letters).handle(&records, later()).await.unwrap();
-    assert_eq!(invocation.response.batch_item_failures, vec![ItemFailure { item_identifier: seq(3) }]);
-    assert_eq!(invocation.metrics.counter(names::CHANGE_EVENTS_PROCESSING_ERRORS), 0);
+    let letters = Letters {
+        fail: true,
+        ..Default::default()
+    };
+    let invocation = handler(vec![sink], letters)
+        .handle(&records, later())
+        .await
+        .unwrap();
+    assert_eq!(
+        invocation.response.batch_item_failures,
+        vec![ItemFailure {
+            item_identifier: seq(3)
+        }]
+    );
+    assert_eq!(
+        invocation
+            .metrics
+            .counter(names::CHANGE_EVENTS_PROCESSING_ERRORS),
+        0
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn stops_before_the_deadline_and_reports_the_unfinished_records() {
-    let hanging = FlakySink { hang: true, ..Default::default() };
+    let hanging = FlakySink {
+        hang: true,
+        ..Default::default()
+    };
     let h = handler(vec![FlakySink::default(), hanging], Letters::default());
     let records = batch(4);
     let stop_at = Instant::now() + Duration::from_secs(3);
     let invocation = h.handle(&records, stop_at).await.unwrap();
-    assert!(Instant::now() <= stop_at + Duration::from_millis(1), "returned at the deadline, not after");
-    assert_eq!(invocation.response.batch_item_failures, vec![ItemFailure { item_identifier: seq(0) }]);
+    assert!(
+        Instant::now() <= stop_at + Duration::from_millis(1),
+        "returned at the deadline, not after"
+    );
+    assert_eq!(
+        invocation.response.batch_item_failures,
+        vec![ItemFailure {
+            item_identifier: seq(0)
+        }]
+    );
     assert_eq!(invocation.metrics.counter(names::CHANGE_EVENTS_FAILED), 4);
 }
 
@@ -246,19 +352,36 @@ fn stop_at_keeps_the_margin_before_lambdas_deadline() {
     let deadline = std::time::SystemTime::now() + Duration::from_secs(10);
     let stop = h.stop_at(deadline);
     let left = stop.saturating_duration_since(Instant::now());
-    assert!(left <= Duration::from_secs(8) && left > Duration::from_secs(7), "{left:?}");
+    assert!(
+        left <= Duration::from_secs(8) && left > Duration::from_secs(7),
+        "{left:?}"
+    );
 }
 
 #[tokio::test]
-async fn a_malformed_first_record_without_sequence_number_fails_the_invocation_only_if_it_must_be_retried() {
+async fn a_malformed_first_record_without_sequence_number_fails_the_invocation_only_if_it_must_be_retried(
+) {
     let no_seq = RawValue::from_string(json!({"eventName": "INSERT"}).to_string()).unwrap();
     let mut records = vec![no_seq];
     records.extend(batch(2));
     // Dead-lettered fine: no failure.
-    let ok = handler(vec![FlakySink::default()], Letters::default()).handle(&records, later()).await.unwrap();
+    let ok = handler(vec![FlakySink::default()], Letters::default())
+        .handle(&records, later())
+        .await
+        .unwrap();
     assert!(ok.response.batch_item_failures.is_empty());
     // The queue is down: the record cannot be named, so the whole batch is retried.
-    let failing = Letters { fail: true, ..Default::default() };
-    let err = handler(vec![FlakySink::default()], failing).handle(&records, later()).await.unwrap_err();
-    assert!(err.to_string().contains("no record up to it has a readable SequenceNumber"), "{err}");
+    let failing = Letters {
+        fail: true,
+        ..Default::default()
+    };
+    let err = handler(vec![FlakySink::default()], failing)
+        .handle(&records, later())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no record up to it has a readable SequenceNumber"),
+        "{err}"
+    );
 }

@@ -19,7 +19,9 @@ impl fmt::Display for RecordId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RecordId::Sequence(seq) => write!(f, "stream record {seq}"),
-            RecordId::UnknownSequence => f.write_str("stream record without a readable SequenceNumber"),
+            RecordId::UnknownSequence => {
+                f.write_str("stream record without a readable SequenceNumber")
+            }
             RecordId::ExportLine(line) => write!(f, "export line {line}"),
         }
     }

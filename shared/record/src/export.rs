@@ -40,8 +40,12 @@ pub fn map_export_line<'a>(
         .map_err(|_| fail(shape_error::<ExportLine>(line, "")))?
         .item;
     let (document, key_attributes) =
-        transcode::document_capturing(image.get(), "Item", &source.key_schema.names()).map_err(fail)?;
-    let key = source.key_schema.key_of(&key_attributes).map_err(|e| fail(e.into()))?;
+        transcode::document_capturing(image.get(), "Item", &source.key_schema.names())
+            .map_err(fail)?;
+    let key = source
+        .key_schema
+        .key_of(&key_attributes)
+        .map_err(|e| fail(e.into()))?;
     Ok(ChangeRecord {
         table_name: Cow::Borrowed(source.table_name),
         key,

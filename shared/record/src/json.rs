@@ -87,7 +87,10 @@ fn array<T>(out: &mut Vec<u8>, values: &[T], write: impl Fn(&mut Vec<u8>, &T)) {
 /// the bytes of every token are kept as they are.
 pub fn compact(out: &mut Vec<u8>, json: &str) {
     let bytes = json.as_bytes();
-    if !bytes.iter().any(|b| matches!(b, b'\n' | b'\r' | b'\t' | b' ')) {
+    if !bytes
+        .iter()
+        .any(|b| matches!(b, b'\n' | b'\r' | b'\t' | b' '))
+    {
         out.extend_from_slice(bytes);
         return;
     }
@@ -117,6 +120,9 @@ mod tests {
     fn compact_drops_whitespace_between_tokens_only() {
         let mut out = Vec::new();
         compact(&mut out, "{\n  \"a b\": [1, 2],\n  \"c\\\" d\": \" x \"\n}");
-        assert_eq!(String::from_utf8(out).unwrap(), r#"{"a b":[1,2],"c\" d":" x "}"#);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a b":[1,2],"c\" d":" x "}"#
+        );
     }
 }

@@ -168,6 +168,9 @@ mod tests {
         let err = schema("pk", None)
             .key_of(&item(r#"{"pk":{"BOOL":true}}"#))
             .unwrap_err();
-        assert_eq!(err.to_string(), r#"key attribute "pk" has type BOOL; keys are S, N or B"#);
+        assert_eq!(
+            err.to_string(),
+            r#"key attribute "pk" has type BOOL; keys are S, N or B"#
+        );
     }
 }

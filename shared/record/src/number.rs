@@ -147,7 +147,10 @@ mod tests {
     use super::*;
 
     fn json(text: &str) -> String {
-        Number::parse(Cow::Borrowed(text)).unwrap().as_str().to_owned()
+        Number::parse(Cow::Borrowed(text))
+            .unwrap()
+            .as_str()
+            .to_owned()
     }
 
     #[test]
@@ -181,7 +184,8 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_decimal() {
         for text in [
-            "", "+", "-", ".", "12abc", "1e", "1e+", "NaN", "Infinity", "1.2.3", "0x10", " 1", "1_000",
+            "", "+", "-", ".", "12abc", "1e", "1e+", "NaN", "Infinity", "1.2.3", "0x10", " 1",
+            "1_000",
         ] {
             let err = Number::parse(Cow::Borrowed(text)).unwrap_err();
             assert_eq!(err.text, text);

@@ -67,7 +67,9 @@ fn raw<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<&'de 
     Option::<&'de RawValue>::deserialize(deserializer).map(|raw| raw.map(RawValue::get))
 }
 
-fn raw_image<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Image<'de>>, D::Error> {
+fn raw_image<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Image<'de>>, D::Error> {
     raw(deserializer).map(|raw| raw.map(Image::Raw))
 }
 
@@ -139,7 +141,11 @@ impl<'a> StreamRecord<'a> {
     }
 
     pub fn sequence_number(&self) -> Option<&str> {
-        self.dynamodb.as_ref()?.sequence_number.as_ref().map(Text::as_str)
+        self.dynamodb
+            .as_ref()?
+            .sequence_number
+            .as_ref()
+            .map(Text::as_str)
     }
 
     /// Names the record in errors.
@@ -181,12 +187,16 @@ impl<'a> StreamRecord<'a> {
             record: id.clone(),
             reason,
         };
-        let data = self.dynamodb.ok_or_else(|| fail(Reason::Missing("dynamodb")))?;
+        let data = self
+            .dynamodb
+            .ok_or_else(|| fail(Reason::Missing("dynamodb")))?;
         let sequence_number = data
             .sequence_number
             .ok_or_else(|| fail(Reason::Missing("dynamodb.SequenceNumber")))?;
         let timestamp_ms = timestamp_ms(data.approximate_creation_date_time).map_err(fail)?;
-        let keys = data.keys.ok_or_else(|| fail(Reason::Missing("dynamodb.Keys")))?;
+        let keys = data
+            .keys
+            .ok_or_else(|| fail(Reason::Missing("dynamodb.Keys")))?;
         let key_attributes = transcode::key_attributes(keys, "dynamodb.Keys").map_err(fail)?;
         let key = schema.key_of(&key_attributes).map_err(|e| fail(e.into()))?;
         // Without the image it wants (KEYS_ONLY, or OLD_IMAGE for a new image), the document is the keys.
@@ -195,14 +205,23 @@ impl<'a> StreamRecord<'a> {
             None => {
                 let mut json = Vec::with_capacity(keys.len());
                 crate::json::item(&mut json, &key_attributes);
-                Ok(Document::new(String::from_utf8(json).unwrap_or_default(), keys))
+                Ok(Document::new(
+                    String::from_utf8(json).unwrap_or_default(),
+                    keys,
+                ))
             }
         };
         let (action, document) = match event_name {
-            EventName::Insert | EventName::Modify => (Action::Index, Some(image(data.new_image, "dynamodb.NewImage")?)),
+            EventName::Insert | EventName::Modify => (
+                Action::Index,
+                Some(image(data.new_image, "dynamodb.NewImage")?),
+            ),
             EventName::Remove => match options.view_on_remove {
                 ViewOnRemove::NewImage => (Action::Delete, None),
-                ViewOnRemove::OldImage => (Action::Delete, Some(image(data.old_image, "dynamodb.OldImage")?)),
+                ViewOnRemove::OldImage => (
+                    Action::Delete,
+                    Some(image(data.old_image, "dynamodb.OldImage")?),
+                ),
             },
         };
         Ok(Some(ChangeRecord {
@@ -293,8 +312,12 @@ mod fast {
             match key {
                 "eventID" => record.event_id = seen.first(0).and_then(|()| text(s))?,
                 "eventName" => record.event_name = seen.first(1).and_then(|()| text(s))?,
-                "eventSourceARN" => record.event_source_arn = seen.first(2).and_then(|()| text(s))?,
-                "userIdentity" => record.user_identity = seen.first(3).and_then(|()| identity(s))?,
+                "eventSourceARN" => {
+                    record.event_source_arn = seen.first(2).and_then(|()| text(s))?
+                }
+                "userIdentity" => {
+                    record.user_identity = seen.first(3).and_then(|()| identity(s))?
+                }
                 "dynamodb" => record.dynamodb = seen.first(4).and_then(|()| data(s))?,
                 _ => drop(s.skip_value()?),
             }
@@ -315,7 +338,10 @@ mod fast {
     }
 
     /// `{"key": value, ...}`, calling `member` with the scanner positioned at each value.
-    fn object<'a>(s: &mut Scanner<'a>, mut member: impl FnMut(&mut Scanner<'a>, &str) -> Scan) -> Scan {
+    fn object<'a>(
+        s: &mut Scanner<'a>,
+        mut member: impl FnMut(&mut Scanner<'a>, &str) -> Scan,
+    ) -> Scan {
         s.eat(b'{')?;
         if s.eat(b'}').is_some() {
             return Some(());
@@ -420,14 +446,26 @@ mod tests {
     #[test]
     fn fast_scan_agrees_with_serde() {
         let records = [
-            (true, r#"{"eventID":"e","eventName":"INSERT","eventSourceARN":"arn:aws:dynamodb:r:1:table/t/stream/s","awsRegion":"r","dynamodb":{"ApproximateCreationDateTime":1.7E9,"Keys":{"k":{"S":"a"}},"NewImage":{"k":{"S":"a"}},"OldImage":null,"SequenceNumber":"1","SizeBytes":5,"StreamViewType":"NEW_IMAGE"},"userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com","x":[1,{"y":"}"}]}}"#),
-            (true, r#" {
- "eventName" : "RE\u004dOVE" , "dynamodb" : { "Keys" : 5 , "SequenceNumber" : null } } "#),
-            (true, r#"{"eventID":null,"userIdentity":null,"dynamodb":null,"extra":{"a":[true,false,null,-1.5e3,"\""]}}"#),
+            (
+                true,
+                r#"{"eventID":"e","eventName":"INSERT","eventSourceARN":"arn:aws:dynamodb:r:1:table/t/stream/s","awsRegion":"r","dynamodb":{"ApproximateCreationDateTime":1.7E9,"Keys":{"k":{"S":"a"}},"NewImage":{"k":{"S":"a"}},"OldImage":null,"SequenceNumber":"1","SizeBytes":5,"StreamViewType":"NEW_IMAGE"},"userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com","x":[1,{"y":"}"}]}}"#,
+            ),
+            (
+                true,
+                r#" {
+ "eventName" : "RE\u004dOVE" , "dynamodb" : { "Keys" : 5 , "SequenceNumber" : null } } "#,
+            ),
+            (
+                true,
+                r#"{"eventID":null,"userIdentity":null,"dynamodb":null,"extra":{"a":[true,false,null,-1.5e3,"\""]}}"#,
+            ),
             (true, r#"{}"#),
             (false, r#"{"eventName":"INSERT","eventName":"REMOVE"}"#),
             (false, r#"{"eventName":5}"#),
-            (false, r#"{"dynamodb":{"ApproximateCreationDateTime":"soon"}}"#),
+            (
+                false,
+                r#"{"dynamodb":{"ApproximateCreationDateTime":"soon"}}"#,
+            ),
             (false, r#"{"dynamodb":{"SequenceNumber":1}}"#),
             (false, r#"{"userIdentity":{"type":1}}"#),
             (false, r#"[1]"#),
@@ -453,7 +491,10 @@ mod tests {
             Some("a.b-c_d")
         );
         assert_eq!(table_of_arn("arn:aws:kinesis:us-east-1:1:stream/x"), None);
-        assert_eq!(table_of_arn("arn:aws:dynamodb:us-east-1:1:table//stream/x"), None);
+        assert_eq!(
+            table_of_arn("arn:aws:dynamodb:us-east-1:1:table//stream/x"),
+            None
+        );
         assert_eq!(table_of_arn("orders"), None);
     }
 

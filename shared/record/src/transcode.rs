@@ -35,14 +35,21 @@ pub(crate) fn document_capturing<'a>(
         scan: &mut scan,
         out: &mut out,
     };
-    let scanned = transcoder.item(capture, &mut captured).filter(|()| scan.at_end());
+    let scanned = transcoder
+        .item(capture, &mut captured)
+        .filter(|()| scan.at_end());
     let (json, captured) = match scanned {
         Some(()) => (out, captured),
         None => {
-            let item: Item<'a> = serde_json::from_str(text).map_err(|_| shape_error::<Item>(text, location))?;
+            let item: Item<'a> =
+                serde_json::from_str(text).map_err(|_| shape_error::<Item>(text, location))?;
             let mut out = Vec::with_capacity(text.len());
             json::item(&mut out, &item);
-            let captured = item.0.into_iter().filter(|(k, _)| capture.contains(&k.as_str())).collect();
+            let captured = item
+                .0
+                .into_iter()
+                .filter(|(k, _)| capture.contains(&k.as_str()))
+                .collect();
             (out, captured)
         }
     };
@@ -62,7 +69,11 @@ pub(crate) fn scan_document<'a>(scan: &mut Scanner<'a>) -> Scan<Document<'a>> {
     // Plain JSON is shorter than the DynamoDB JSON it comes from: reserve what is left of the
     // record (bounded) rather than grow and copy.
     let mut out = Vec::with_capacity((scan.text().len() - start).min(64 * 1024));
-    Transcoder { scan, out: &mut out }.item(&[], &mut Vec::new())?;
+    Transcoder {
+        scan,
+        out: &mut out,
+    }
+    .item(&[], &mut Vec::new())?;
     let image = scan.text().get(start..scan.at)?;
     Some(Document::new(String::from_utf8(out).ok()?, image))
 }
@@ -112,7 +123,11 @@ impl<'a> Transcoder<'_, 'a, '_> {
     }
 
     /// `{"name": VALUE, ...}`; top-level attributes named in `capture` are also parsed typed.
-    fn item(&mut self, capture: &[&str], captured: &mut Vec<(Text<'a>, AttributeValue<'a>)>) -> Scan {
+    fn item(
+        &mut self,
+        capture: &[&str],
+        captured: &mut Vec<(Text<'a>, AttributeValue<'a>)>,
+    ) -> Scan {
         self.scan.eat(b'{')?;
         self.write(b"{");
         if self.scan.eat(b'}').is_some() {
@@ -130,9 +145,14 @@ impl<'a> Transcoder<'_, 'a, '_> {
                 let value_start = self.scan.at;
                 self.value()?;
                 let unquoted = Cow::Borrowed(&name[1..name.len() - 1]);
-                let name = if escaped { serde_json::from_str(name).ok()? } else { unquoted };
+                let name = if escaped {
+                    serde_json::from_str(name).ok()?
+                } else {
+                    unquoted
+                };
                 if capture.contains(&name.as_ref()) {
-                    let value = serde_json::from_str(&self.scan.text()[value_start..self.scan.at]).ok()?;
+                    let value =
+                        serde_json::from_str(&self.scan.text()[value_start..self.scan.at]).ok()?;
                     captured.push((Text(name), value));
                 }
             }

@@ -90,7 +90,10 @@ pub struct Item<'a>(pub Vec<(Text<'a>, AttributeValue<'a>)>);
 
 impl<'a> Item<'a> {
     pub fn get(&self, name: &str) -> Option<&AttributeValue<'a>> {
-        self.0.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_str() == name)
+            .map(|(_, v)| v)
     }
 
     pub fn len(&self) -> usize {
@@ -245,12 +248,21 @@ mod tests {
 
     #[test]
     fn parses_every_type() {
-        assert_eq!(parse(r#"{"S":"x"}"#).unwrap(), AttributeValue::S(Text("x".into())));
+        assert_eq!(
+            parse(r#"{"S":"x"}"#).unwrap(),
+            AttributeValue::S(Text("x".into()))
+        );
         assert_eq!(parse(r#"{"N":"1.5"}"#).unwrap().type_tag(), "N");
         assert_eq!(parse(r#"{"B":"AQI="}"#).unwrap().type_tag(), "B");
-        assert_eq!(parse(r#"{"BOOL":false}"#).unwrap(), AttributeValue::Bool(false));
+        assert_eq!(
+            parse(r#"{"BOOL":false}"#).unwrap(),
+            AttributeValue::Bool(false)
+        );
         assert_eq!(parse(r#"{"NULL":true}"#).unwrap(), AttributeValue::Null);
-        assert_eq!(parse(r#"{"M":{}}"#).unwrap(), AttributeValue::M(Item::default()));
+        assert_eq!(
+            parse(r#"{"M":{}}"#).unwrap(),
+            AttributeValue::M(Item::default())
+        );
         assert_eq!(parse(r#"{"L":[]}"#).unwrap(), AttributeValue::L(vec![]));
         assert_eq!(parse(r#"{"SS":["a"]}"#).unwrap().type_tag(), "SS");
         assert_eq!(parse(r#"{"NS":["1"]}"#).unwrap().type_tag(), "NS");
@@ -259,9 +271,13 @@ mod tests {
 
     #[test]
     fn borrows_unescaped_strings_and_unescapes_the_rest() {
-        let AttributeValue::S(plain) = parse(r#"{"S":"plain"}"#).unwrap() else { panic!() };
+        let AttributeValue::S(plain) = parse(r#"{"S":"plain"}"#).unwrap() else {
+            panic!()
+        };
         assert!(matches!(plain.0, Cow::Borrowed("plain")));
-        let AttributeValue::S(escaped) = parse(r#"{"S":"a\"b\u00e9"}"#).unwrap() else { panic!() };
+        let AttributeValue::S(escaped) = parse(r#"{"S":"a\"b\u00e9"}"#).unwrap() else {
+            panic!()
+        };
         assert_eq!(escaped.as_str(), "a\"bé");
     }
 

@@ -25,7 +25,10 @@ mod tests {
     fn export_items_lose_to_every_change_made_after_the_export_time() {
         let export_time_ms = 1_795_278_192_999; // T, just before a second boundary
         let earliest_later_change = (export_time_ms / 1000) * 1000; // floor(T) in ms
-        assert!(export_version(export_time_ms, DEFAULT_EXPORT_MARGIN_MS) < stream_version(earliest_later_change));
+        assert!(
+            export_version(export_time_ms, DEFAULT_EXPORT_MARGIN_MS)
+                < stream_version(earliest_later_change)
+        );
         // and a margin smaller than the rounding would not be enough
         assert!(export_version(export_time_ms, 0) >= stream_version(earliest_later_change));
     }

@@ -3,7 +3,8 @@
 mod support;
 
 use cdc_record::{
-    map_export_line, version, ExportSource, KeySchema, MappingOptions, RecordId, Source, StreamRecord,
+    map_export_line, version, ExportSource, KeySchema, MappingOptions, RecordId, Source,
+    StreamRecord,
 };
 use serde_json::json;
 use support::Json;
@@ -47,18 +48,29 @@ fn export_item_and_stream_image_of_one_item_give_the_same_document_and_key() {
     assert_eq!(exported.key, streamed.key);
     assert_eq!(exported.document, streamed.document);
     assert_eq!(exported.table_name, streamed.table_name);
-    assert!(exported.version < streamed.version, "a change after the export outranks it");
+    assert!(
+        exported.version < streamed.version,
+        "a change after the export outranks it"
+    );
 
     let mut out = Vec::new();
     exported.write_json_line(&mut out);
-    let meta = Json::parse(std::str::from_utf8(&out).unwrap()).get("metadata").clone();
+    let meta = Json::parse(std::str::from_utf8(&out).unwrap())
+        .get("metadata")
+        .clone();
     assert_eq!(meta.get("source").str(), "export");
     assert_eq!(meta.get("dynamodb_event_name"), &Json::Null);
     assert_eq!(meta.get("sequence_number"), &Json::Null);
     assert_eq!(meta.get("event_id"), &Json::Null);
     assert_eq!(meta.get("opensearch_action").str(), "index");
-    assert_eq!(meta.get("dynamodb_timestamp"), &Json::Number("1795278192000".into()));
-    assert_eq!(meta.get("document_version"), &Json::Number("1795278132000".into()));
+    assert_eq!(
+        meta.get("dynamodb_timestamp"),
+        &Json::Number("1795278192000".into())
+    );
+    assert_eq!(
+        meta.get("document_version"),
+        &Json::Number("1795278132000".into())
+    );
     assert_eq!(exported.source, Source::Export);
 }
 
@@ -66,8 +78,14 @@ fn export_item_and_stream_image_of_one_item_give_the_same_document_and_key() {
 fn bad_export_lines_name_their_line() {
     let schema = schema();
     let cases = [
-        (r#"{"Item":{"pk":{"S":"a"}}}"#, "key attribute \"sk\" is missing"),
-        (r#"{"Item":{"pk":{"S":"a"},"sk":{"N":"x"}}}"#, "invalid at Item.sk"),
+        (
+            r#"{"Item":{"pk":{"S":"a"}}}"#,
+            "key attribute \"sk\" is missing",
+        ),
+        (
+            r#"{"Item":{"pk":{"S":"a"},"sk":{"N":"x"}}}"#,
+            "invalid at Item.sk",
+        ),
         (r#"{"NotItem":{}}"#, "missing field `Item`"),
         (r#"not json"#, "expected ident"),
     ];

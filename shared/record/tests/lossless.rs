@@ -17,7 +17,11 @@ fn number() -> impl Strategy<Value = String> {
         prop_oneof![Just(""), Just("-"), Just("+")],
         "[0-9]{0,38}",
         proptest::option::of("[0-9]{0,20}"),
-        proptest::option::of((prop_oneof![Just("E"), Just("e")], prop_oneof![Just(""), Just("+"), Just("-")], 0u32..130)),
+        proptest::option::of((
+            prop_oneof![Just("E"), Just("e")],
+            prop_oneof![Just(""), Just("+"), Just("-")],
+            0u32..130,
+        )),
     )
         .prop_filter("needs a digit", |(_, int, frac, _)| {
             !int.is_empty() || frac.as_deref().is_some_and(|f| !f.is_empty())
@@ -106,7 +110,11 @@ fn assert_same_number(input: &str, output: &str) {
     // BigDecimal has no leading '+' or bare '.'; write the input as a decimal it accepts.
     let normal = input.strip_prefix('+').unwrap_or(input);
     let normal = normal.replace("-.", "-0.");
-    let normal = if normal.starts_with('.') { format!("0{normal}") } else { normal };
+    let normal = if normal.starts_with('.') {
+        format!("0{normal}")
+    } else {
+        normal
+    };
     let normal = normal.replace(".E", "E").replace(".e", "e");
     let normal = normal.strip_suffix('.').unwrap_or(&normal).to_owned();
     let expected = BigDecimal::from_str(&normal).unwrap();

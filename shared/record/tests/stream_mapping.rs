@@ -3,13 +3,14 @@
 mod support;
 
 use cdc_record::{
-    Action, ChangeRecord, KeySchema, MappingOptions, Reason, RecordId, StreamEvent, StreamRecord, TtlDeletes,
-    ViewOnRemove,
+    Action, ChangeRecord, KeySchema, MappingOptions, Reason, RecordId, StreamEvent, StreamRecord,
+    TtlDeletes, ViewOnRemove,
 };
 use serde_json::json;
 use support::Json;
 
-const ARN: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-11-21T17:44:05.899";
+const ARN: &str =
+    "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-11-21T17:44:05.899";
 
 fn orders() -> KeySchema {
     KeySchema {
@@ -46,7 +47,10 @@ fn line(change: &ChangeRecord<'_>) -> Json {
     let mut out = Vec::new();
     change.write_json_line(&mut out);
     let text = String::from_utf8(out).unwrap();
-    assert!(text.ends_with('\n') && text.matches('\n').count() == 1, "one line: {text}");
+    assert!(
+        text.ends_with('\n') && text.matches('\n').count() == 1,
+        "one line: {text}"
+    );
     Json::parse(&text)
 }
 
@@ -127,7 +131,10 @@ fn every_attribute_type_is_written_losslessly() {
     );
     assert_eq!(document, expected);
     // The exact digits, not merely an equal f64.
-    assert_eq!(document.get("big"), &Json::Number("12345678901234567890.123456789012345678".into()));
+    assert_eq!(
+        document.get("big"),
+        &Json::Number("12345678901234567890.123456789012345678".into())
+    );
 }
 
 #[test]
@@ -141,7 +148,9 @@ fn numbers_in_other_decimal_forms_become_json_with_the_same_value() {
             "SequenceNumber": "200",
         }),
     );
-    let document = line(&map(&raw, MappingOptions::default()).unwrap()).get("document").clone();
+    let document = line(&map(&raw, MappingOptions::default()).unwrap())
+        .get("document")
+        .clone();
     assert_eq!(document.get("a"), &Json::Number("0.50".into()));
     assert_eq!(document.get("b"), &Json::Number("7".into()));
 }
@@ -156,7 +165,11 @@ fn insert_and_modify_without_new_image_carry_the_keys() {
         );
         let change = map(&raw, MappingOptions::default()).unwrap();
         assert_eq!(change.action, Action::Index);
-        assert_eq!(line(&change).get("document"), &Json::parse(r#"{"pk":"o#1","sk":"v0"}"#), "{view}");
+        assert_eq!(
+            line(&change).get("document"),
+            &Json::parse(r#"{"pk":"o#1","sk":"v0"}"#),
+            "{view}"
+        );
     }
 }
 
@@ -183,13 +196,22 @@ fn remove_follows_view_on_remove() {
     let out = line(&change);
     assert_eq!(out.get("document"), &Json::Null);
     assert_eq!(out.get("metadata").get("opensearch_action").str(), "delete");
-    assert_eq!(out.get("metadata").get("dynamodb_event_name").str(), "REMOVE");
+    assert_eq!(
+        out.get("metadata").get("dynamodb_event_name").str(),
+        "REMOVE"
+    );
 
     let out = line(&map(&with_old, old_image).unwrap());
-    assert_eq!(out.get("document"), &Json::parse(r#"{"pk":"o#1","sk":"v0","amount":15}"#));
+    assert_eq!(
+        out.get("document"),
+        &Json::parse(r#"{"pk":"o#1","sk":"v0","amount":15}"#)
+    );
 
     let out = line(&map(&keys_only, old_image).unwrap());
-    assert_eq!(out.get("document"), &Json::parse(r#"{"pk":"o#1","sk":"v0"}"#));
+    assert_eq!(
+        out.get("document"),
+        &Json::parse(r#"{"pk":"o#1","sk":"v0"}"#)
+    );
 }
 
 fn ttl_remove() -> String {
@@ -207,7 +229,10 @@ fn ttl_deletes_are_flagged_or_dropped() {
     let raw = ttl_remove();
     let change = map(&raw, MappingOptions::default()).unwrap();
     assert!(change.ttl_delete);
-    assert_eq!(line(&change).get("metadata").get("ttl_delete"), &Json::Bool(true));
+    assert_eq!(
+        line(&change).get("metadata").get("ttl_delete"),
+        &Json::Bool(true)
+    );
 
     let drop = MappingOptions {
         ttl_deletes: TtlDeletes::Drop,
@@ -270,7 +295,10 @@ fn unmappable_records_name_their_sequence_number_and_reason() {
     let err = map_err(&bad_number);
     assert_eq!(err.record, RecordId::Sequence("77".into()));
     let text = err.to_string();
-    assert!(text.starts_with("stream record 77: invalid at dynamodb.NewImage.n"), "{text}");
+    assert!(
+        text.starts_with("stream record 77: invalid at dynamodb.NewImage.n"),
+        "{text}"
+    );
     assert!(text.contains("\"12abc\" is not a decimal number"), "{text}");
 
     let cases: Vec<(String, &str)> = vec![

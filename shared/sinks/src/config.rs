@@ -57,12 +57,16 @@ pub enum SinkConfig {
 impl SinkConfig {
     /// Parses `CDC_SINKS`: comma-separated sink URLs; unset or blank means `stdout`.
     pub fn parse_list(spec: Option<&str>) -> Result<Vec<SinkConfig>, ConfigError> {
-        let spec = spec.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("stdout");
+        let spec = spec
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("stdout");
         spec.split(',')
             .map(str::trim)
             .map(|url| {
                 if url.is_empty() {
-                    Err(SinkUrl::parse(SINKS_SETTING, spec)?.invalid("empty entry in the comma-separated list"))
+                    Err(SinkUrl::parse(SINKS_SETTING, spec)?
+                        .invalid("empty entry in the comma-separated list"))
                 } else {
                     SinkConfig::parse(url)
                 }
@@ -119,7 +123,10 @@ pub enum DeadLetterConfig {
 impl DeadLetterConfig {
     /// Parses `CDC_DLQ`; unset or blank means `stderr` (the function's log).
     pub fn parse(spec: Option<&str>) -> Result<Self, ConfigError> {
-        let raw = spec.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("stderr");
+        let raw = spec
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("stderr");
         let url = SinkUrl::parse(DLQ_SETTING, raw)?;
         match url.scheme {
             "stderr" => url.finish(&[]).map(|()| DeadLetterConfig::Stderr),
@@ -139,8 +146,12 @@ impl DeadLetterConfig {
 
     pub async fn build(&self) -> Result<Box<dyn DeadLetterQueue>, ConfigError> {
         Ok(match self {
-            DeadLetterConfig::Stderr => Box::new(JsonLinesDeadLetters::new("stderr", LineOutput::Stderr)),
-            DeadLetterConfig::Stdout => Box::new(JsonLinesDeadLetters::new("stdout", LineOutput::Stdout)),
+            DeadLetterConfig::Stderr => {
+                Box::new(JsonLinesDeadLetters::new("stderr", LineOutput::Stderr))
+            }
+            DeadLetterConfig::Stdout => {
+                Box::new(JsonLinesDeadLetters::new("stdout", LineOutput::Stdout))
+            }
             DeadLetterConfig::File { path } => Box::new(JsonLinesDeadLetters::new(
                 format!("file://{}", path.display()),
                 open(DLQ_SETTING, path)?,

@@ -69,7 +69,11 @@ pub trait DeadLetterQueue: Send + Sync {
     fn name(&self) -> &str;
 
     /// Sends the letters in order; on error, says how many were durably sent first.
-    async fn send(&self, letters: &[DeadLetter<'_>], deadline: Instant) -> Result<(), DeadLetterError>;
+    async fn send(
+        &self,
+        letters: &[DeadLetter<'_>],
+        deadline: Instant,
+    ) -> Result<(), DeadLetterError>;
 }
 
 /// Dead letters as JSON Lines on stdout, stderr or a file.
@@ -93,7 +97,11 @@ impl DeadLetterQueue for JsonLinesDeadLetters {
         &self.name
     }
 
-    async fn send(&self, letters: &[DeadLetter<'_>], _deadline: Instant) -> Result<(), DeadLetterError> {
+    async fn send(
+        &self,
+        letters: &[DeadLetter<'_>],
+        _deadline: Instant,
+    ) -> Result<(), DeadLetterError> {
         if letters.is_empty() {
             return Ok(());
         }

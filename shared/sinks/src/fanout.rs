@@ -39,7 +39,12 @@ impl FanOut {
             let report = timeout_at(deadline, sink.write(records, deadline))
                 .await
                 .unwrap_or_else(|_| {
-                    WriteReport::failed_from(0, records.len(), FailureKind::Retryable, Arc::new(DeadlineExceeded))
+                    WriteReport::failed_from(
+                        0,
+                        records.len(),
+                        FailureKind::Retryable,
+                        Arc::new(DeadlineExceeded),
+                    )
                 });
             (sink.name(), report)
         });
@@ -56,7 +61,9 @@ fn merge(reports: Vec<(&str, WriteReport)>) -> FanOutReport {
                 .map(|f| (f.index, format!("sink {name}: {}", f.error)))
         })
         .min_by_key(|(index, _)| *index);
-    let limit = first_retryable.as_ref().map_or(usize::MAX, |(index, _)| *index);
+    let limit = first_retryable
+        .as_ref()
+        .map_or(usize::MAX, |(index, _)| *index);
     let mut rejected = BTreeMap::<usize, String>::new();
     for (name, report) in &reports {
         for failure in &report.failures {

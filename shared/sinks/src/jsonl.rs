@@ -45,7 +45,9 @@ impl Sink for JsonLinesSink {
         match self.output.write(encode(records)).await {
             Ok(()) => WriteReport::ok(),
             // One buffer, one write: after an error nothing of the batch counts as written.
-            Err(e) => WriteReport::failed_from(0, records.len(), FailureKind::Retryable, Arc::new(e)),
+            Err(e) => {
+                WriteReport::failed_from(0, records.len(), FailureKind::Retryable, Arc::new(e))
+            }
         }
     }
 }

@@ -37,7 +37,9 @@ impl LineOutput {
             LineOutput::File(file) => {
                 let file = file.clone();
                 tokio::task::spawn_blocking(move || {
-                    let file = file.lock().map_err(|_| io::Error::other("file lock poisoned"))?;
+                    let file = file
+                        .lock()
+                        .map_err(|_| io::Error::other("file lock poisoned"))?;
                     (&*file).write_all(&bytes)?;
                     file.sync_data()
                 })

@@ -20,7 +20,9 @@ impl<'a> SinkUrl<'a> {
     pub fn parse(setting: &'static str, raw: &'a str) -> Result<Self, ConfigError> {
         let (base, query) = raw.split_once('?').unwrap_or((raw, ""));
         let (scheme, target) = base.split_once("://").unwrap_or((base, ""));
-        let options = form_urlencoded::parse(query.as_bytes()).into_owned().collect::<Vec<_>>();
+        let options = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect::<Vec<_>>();
         let url = SinkUrl {
             setting,
             raw,
@@ -28,7 +30,11 @@ impl<'a> SinkUrl<'a> {
             target,
             options,
         };
-        if let Some((name, _)) = url.options.iter().find(|(name, _)| url.options.iter().filter(|(n, _)| n == name).count() > 1) {
+        if let Some((name, _)) = url
+            .options
+            .iter()
+            .find(|(name, _)| url.options.iter().filter(|(n, _)| n == name).count() > 1)
+        {
             return Err(url.invalid(format!("option {name:?} is given more than once")));
         }
         Ok(url)
@@ -41,7 +47,11 @@ impl<'a> SinkUrl<'a> {
     }
 
     /// Takes an option whose value must be one of `accepted`.
-    pub fn choice(&mut self, name: &str, accepted: &[&'static str]) -> Result<Option<&'static str>, ConfigError> {
+    pub fn choice(
+        &mut self,
+        name: &str,
+        accepted: &[&'static str],
+    ) -> Result<Option<&'static str>, ConfigError> {
         match self.option(name) {
             None => Ok(None),
             Some(value) => accepted
@@ -49,7 +59,12 @@ impl<'a> SinkUrl<'a> {
                 .find(|a| **a == value)
                 .copied()
                 .map(Some)
-                .ok_or_else(|| self.invalid(format!("option {name}={value:?} is not one of {}", accepted.join(", ")))),
+                .ok_or_else(|| {
+                    self.invalid(format!(
+                        "option {name}={value:?} is not one of {}",
+                        accepted.join(", ")
+                    ))
+                }),
         }
     }
 

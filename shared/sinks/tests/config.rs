@@ -6,8 +6,14 @@ use cdc_sinks::{ConfigError, DeadLetterConfig, SinkConfig};
 
 #[test]
 fn unset_or_blank_means_stdout() {
-    assert_eq!(SinkConfig::parse_list(None).unwrap(), vec![SinkConfig::Stdout]);
-    assert_eq!(SinkConfig::parse_list(Some("  ")).unwrap(), vec![SinkConfig::Stdout]);
+    assert_eq!(
+        SinkConfig::parse_list(None).unwrap(),
+        vec![SinkConfig::Stdout]
+    );
+    assert_eq!(
+        SinkConfig::parse_list(Some("  ")).unwrap(),
+        vec![SinkConfig::Stdout]
+    );
 }
 
 #[test]
@@ -47,8 +53,14 @@ fn bad_sink_urls_name_the_setting_and_what_is_accepted() {
 
 #[test]
 fn dead_letter_queue_defaults_to_stderr_and_rejects_unknown_schemes() {
-    assert_eq!(DeadLetterConfig::parse(None).unwrap(), DeadLetterConfig::Stderr);
-    assert_eq!(DeadLetterConfig::parse(Some("stdout")).unwrap(), DeadLetterConfig::Stdout);
+    assert_eq!(
+        DeadLetterConfig::parse(None).unwrap(),
+        DeadLetterConfig::Stderr
+    );
+    assert_eq!(
+        DeadLetterConfig::parse(Some("stdout")).unwrap(),
+        DeadLetterConfig::Stdout
+    );
     assert_eq!(
         DeadLetterConfig::parse(Some("file:///tmp/dlq.jsonl")).unwrap(),
         DeadLetterConfig::File {
@@ -56,8 +68,16 @@ fn dead_letter_queue_defaults_to_stderr_and_rejects_unknown_schemes() {
         }
     );
     let err = DeadLetterConfig::parse(Some("bin://x")).unwrap_err();
-    assert!(matches!(err, ConfigError::UnknownScheme { setting: "CDC_DLQ", .. }));
-    assert!(err.to_string().contains("accepted: stderr, stdout, file:///ABSOLUTE/PATH.jsonl"));
+    assert!(matches!(
+        err,
+        ConfigError::UnknownScheme {
+            setting: "CDC_DLQ",
+            ..
+        }
+    ));
+    assert!(err
+        .to_string()
+        .contains("accepted: stderr, stdout, file:///ABSOLUTE/PATH.jsonl"));
 }
 
 #[tokio::test]
@@ -67,5 +87,8 @@ async fn a_file_that_cannot_be_opened_fails_at_cold_start() {
         Err(e) => e.to_string(),
         Ok(_) => panic!("opened a file in a missing directory"),
     };
-    assert!(err.starts_with("CDC_SINKS: cannot open /nonexistent-dir/x/out.jsonl: "), "{err}");
+    assert!(
+        err.starts_with("CDC_SINKS: cannot open /nonexistent-dir/x/out.jsonl: "),
+        "{err}"
+    );
 }

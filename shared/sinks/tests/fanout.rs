@@ -78,14 +78,34 @@ fn sink(name: &'static str, failures: Vec<(usize, FailureKind)>) -> Box<dyn Sink
 async fn lowest_retryable_wins_and_earlier_rejections_are_kept() {
     let raw = raw(8);
     let fan_out = FanOut::new(vec![
-        sink("a", vec![(1, FailureKind::Permanent), (5, FailureKind::Retryable), (6, FailureKind::Retryable)]),
-        sink("b", vec![(1, FailureKind::Permanent), (4, FailureKind::Retryable), (7, FailureKind::Permanent)]),
+        sink(
+            "a",
+            vec![
+                (1, FailureKind::Permanent),
+                (5, FailureKind::Retryable),
+                (6, FailureKind::Retryable),
+            ],
+        ),
+        sink(
+            "b",
+            vec![
+                (1, FailureKind::Permanent),
+                (4, FailureKind::Retryable),
+                (7, FailureKind::Permanent),
+            ],
+        ),
     ]);
-    let report = fan_out.write(&records(&raw), Instant::now() + Duration::from_secs(5)).await;
+    let report = fan_out
+        .write(&records(&raw), Instant::now() + Duration::from_secs(5))
+        .await;
     let (index, reason) = report.first_retryable.unwrap();
     assert_eq!(index, 4);
     assert_eq!(reason, "sink b: boom 4");
-    assert_eq!(report.rejected.keys().copied().collect::<Vec<_>>(), vec![1], "rejections after the retry point are dropped: the retry redoes them");
+    assert_eq!(
+        report.rejected.keys().copied().collect::<Vec<_>>(),
+        vec![1],
+        "rejections after the retry point are dropped: the retry redoes them"
+    );
     assert_eq!(report.rejected[&1], "sink a: boom 1; sink b: boom 1");
 }
 
@@ -100,8 +120,13 @@ async fn a_sink_still_writing_at_the_deadline_fails_the_whole_batch() {
             hang: true,
         }),
     ]);
-    let report = fan_out.write(&records(&raw), Instant::now() + Duration::from_secs(2)).await;
+    let report = fan_out
+        .write(&records(&raw), Instant::now() + Duration::from_secs(2))
+        .await;
     let (index, reason) = report.first_retryable.unwrap();
     assert_eq!(index, 0);
-    assert!(reason.starts_with("sink slow: stopped before the invocation's deadline"), "{reason}");
+    assert!(
+        reason.starts_with("sink slow: stopped before the invocation's deadline"),
+        "{reason}"
+    );
 }

@@ -39,13 +39,29 @@ async fn file_sink_appends_one_line_per_record() {
         .unwrap()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    assert!(sink.write(&[change.clone()], deadline).await.failures.is_empty());
-    assert!(sink.write(&[change.clone(), change], deadline).await.failures.is_empty());
+    assert!(sink
+        .write(std::slice::from_ref(&change), deadline)
+        .await
+        .failures
+        .is_empty());
+    assert!(sink
+        .write(&[change.clone(), change], deadline)
+        .await
+        .failures
+        .is_empty());
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3);
-    assert!(lines[0].starts_with(r#"{"metadata":{"table_name":"t","primary_key":"a","#), "{}", lines[0]);
-    assert!(lines[0].ends_with(r#""document":{"pk":"a","n":1.0}}"#), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with(r#"{"metadata":{"table_name":"t","primary_key":"a","#),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].ends_with(r#""document":{"pk":"a","n":1.0}}"#),
+        "{}",
+        lines[0]
+    );
 }
 
 #[tokio::test]
@@ -77,7 +93,10 @@ async fn dead_letters_carry_the_whole_record_compacted_onto_one_line() {
         .await
         .unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["reason"], "stream record 42: broken");
     assert_eq!(lines[0]["sequence_number"], "42");
