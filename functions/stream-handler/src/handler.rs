@@ -2,10 +2,11 @@
 //! and report the first record that must be retried.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cdc_record::{sequence_number_of, MappingOptions};
-use cdc_sinks::{DeadLetter, DeadLetterQueue, FanOut};
+use cdc_sinks::{AwsContext, DeadLetter, DeadLetterQueue, FanOut};
 use cdc_telemetry::{names, Metrics, Unit};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -56,18 +57,26 @@ pub struct StreamHandler {
 
 impl StreamHandler {
     /// Builds sinks and dead-letter queue from settings (cold start).
-    pub async fn from_settings(settings: Settings) -> Result<Self, SettingsError> {
-        let sinks = cdc_sinks::build_fan_out(&settings.sinks).await?;
-        let dead_letters = settings.dead_letters.build().await?;
-        Ok(Self::new(sinks, dead_letters, settings))
+    pub async fn from_settings(
+        settings: Settings,
+        aws: Arc<AwsContext>,
+    ) -> Result<Self, SettingsError> {
+        let sinks = cdc_sinks::build_fan_out(&settings.sinks, &aws).await?;
+        let dead_letters = settings.dead_letters.build(&aws).await?;
+        Ok(Self::new(sinks, dead_letters, settings, aws))
     }
 
     /// With sinks built elsewhere (tests bring their own).
-    pub fn new(sinks: FanOut, dead_letters: Box<dyn DeadLetterQueue>, settings: Settings) -> Self {
+    pub fn new(
+        sinks: FanOut,
+        dead_letters: Box<dyn DeadLetterQueue>,
+        settings: Settings,
+        aws: Arc<AwsContext>,
+    ) -> Self {
         StreamHandler {
             sinks,
             dead_letters,
-            key_schemas: KeySchemas::new(settings.key_schemas),
+            key_schemas: KeySchemas::new(settings.key_schemas, aws),
             mapping: settings.mapping,
             deadline_margin: settings.deadline_margin,
             metrics_namespace: settings.metrics_namespace,

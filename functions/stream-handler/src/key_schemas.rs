@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::KeyType;
 use cdc_record::KeySchema;
+use cdc_sinks::AwsContext;
 use tokio::sync::{Mutex, OnceCell};
 
 #[derive(Debug, thiserror::Error)]
@@ -18,11 +19,12 @@ pub struct KeySchemaError {
 /// Configured key schemas, plus those described so far (kept for the container's life).
 pub struct KeySchemas {
     known: Mutex<HashMap<String, Arc<KeySchema>>>,
+    aws: Arc<AwsContext>,
     client: OnceCell<aws_sdk_dynamodb::Client>,
 }
 
 impl KeySchemas {
-    pub fn new(configured: Vec<(String, KeySchema)>) -> Self {
+    pub fn new(configured: Vec<(String, KeySchema)>, aws: Arc<AwsContext>) -> Self {
         KeySchemas {
             known: Mutex::new(
                 configured
@@ -30,6 +32,7 @@ impl KeySchemas {
                     .map(|(t, s)| (t, Arc::new(s)))
                     .collect(),
             ),
+            aws,
             client: OnceCell::new(),
         }
     }
@@ -53,9 +56,7 @@ impl KeySchemas {
         };
         let client = self
             .client
-            .get_or_init(|| async {
-                aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await)
-            })
+            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(self.aws.config().await) })
             .await;
         let output = client
             .describe_table()

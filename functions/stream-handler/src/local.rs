@@ -41,7 +41,7 @@ pub async fn run(path: &Path, settings: Settings) -> Result<BatchResponse, Local
         path: path.to_owned(),
         source,
     })?;
-    let handler = StreamHandler::from_settings(settings).await?;
+    let handler = StreamHandler::from_settings(settings, Default::default()).await?;
     let invocation = handler
         .handle(&event.records, Instant::now() + LOCAL_TIMEOUT)
         .await?;

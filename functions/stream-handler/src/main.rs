@@ -34,7 +34,7 @@ async fn run() -> Result<ExitCode, Error> {
             })
         }
         (None, _) => {
-            let handler = StreamHandler::from_settings(settings).await?;
+            let handler = StreamHandler::from_settings(settings, Default::default()).await?;
             lambda_runtime::run(service_fn(|event: LambdaEvent<StreamEvent>| {
                 invoke(&handler, event)
             }))

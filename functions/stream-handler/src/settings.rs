@@ -20,7 +20,8 @@ pub enum SettingsError {
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub sinks: Vec<SinkConfig>,
+    /// Each sink's URL and configuration.
+    pub sinks: Vec<(String, SinkConfig)>,
     pub dead_letters: DeadLetterConfig,
     pub mapping: MappingOptions,
     /// Key schemas given up front; tables not listed are looked up with `DescribeTable`.
@@ -147,7 +148,7 @@ mod tests {
     #[test]
     fn defaults() {
         let s = with(&[]).unwrap();
-        assert_eq!(s.sinks, vec![SinkConfig::Stdout]);
+        assert_eq!(s.sinks, vec![("stdout".to_owned(), SinkConfig::Stdout)]);
         assert_eq!(s.dead_letters, DeadLetterConfig::Stderr);
         assert_eq!(s.mapping, MappingOptions::default());
         assert!(s.key_schemas.is_empty());

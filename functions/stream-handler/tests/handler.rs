@@ -147,7 +147,12 @@ fn handler(sinks: Vec<FlakySink>, letters: Letters) -> StreamHandler {
         .into_iter()
         .map(|s| Box::new(s) as Box<dyn Sink>)
         .collect();
-    StreamHandler::new(FanOut::new(sinks), Box::new(letters), settings())
+    StreamHandler::new(
+        FanOut::new(sinks),
+        Box::new(letters),
+        settings(),
+        Default::default(),
+    )
 }
 
 fn later() -> Instant {

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::aws::AwsContext;
 use crate::dead_letter::{DeadLetterQueue, JsonLinesDeadLetters};
+use crate::dynamodb::DynamoDbConfig;
 use crate::fanout::FanOut;
 use crate::jsonl::JsonLinesSink;
 use crate::output::LineOutput;
@@ -13,7 +15,7 @@ pub const SINKS_SETTING: &str = "CDC_SINKS";
 pub const DLQ_SETTING: &str = "CDC_DLQ";
 
 /// Sink URL forms, for error messages.
-const SINK_FORMS: &str = "stdout, file:///ABSOLUTE/PATH.jsonl";
+const SINK_FORMS: &str = "stdout, file:///ABSOLUTE/PATH.jsonl, dynamodb://TABLE";
 const DLQ_FORMS: &str = "stderr, stdout, file:///ABSOLUTE/PATH.jsonl";
 
 /// A bad `CDC_SINKS` or `CDC_DLQ`, or a sink that cannot be set up.
@@ -52,11 +54,13 @@ pub enum ConfigError {
 pub enum SinkConfig {
     Stdout,
     File { path: PathBuf },
+    DynamoDb(DynamoDbConfig),
 }
 
 impl SinkConfig {
-    /// Parses `CDC_SINKS`: comma-separated sink URLs; unset or blank means `stdout`.
-    pub fn parse_list(spec: Option<&str>) -> Result<Vec<SinkConfig>, ConfigError> {
+    /// Parses `CDC_SINKS`: comma-separated sink URLs (each kept, to name its sink); unset or
+    /// blank means `stdout`.
+    pub fn parse_list(spec: Option<&str>) -> Result<Vec<(String, SinkConfig)>, ConfigError> {
         let spec = spec
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -68,7 +72,7 @@ impl SinkConfig {
                     Err(SinkUrl::parse(SINKS_SETTING, spec)?
                         .invalid("empty entry in the comma-separated list"))
                 } else {
-                    SinkConfig::parse(url)
+                    SinkConfig::parse(url).map(|config| (url.to_owned(), config))
                 }
             })
             .collect()
@@ -82,6 +86,7 @@ impl SinkConfig {
                 let path = file_path(&url)?;
                 url.finish(&[]).map(|()| SinkConfig::File { path })
             }
+            "dynamodb" => DynamoDbConfig::parse(url).map(SinkConfig::DynamoDb),
             other => Err(ConfigError::UnknownScheme {
                 setting: SINKS_SETTING,
                 url: raw.to_owned(),
@@ -91,9 +96,10 @@ impl SinkConfig {
         }
     }
 
-    /// Sets the sink up (opens files, creates clients).
-    pub async fn build(&self) -> Result<Box<dyn Sink>, ConfigError> {
+    /// Sets the sink up (opens files, creates clients); `raw` is its URL, which names it.
+    pub async fn build(&self, raw: &str, aws: &AwsContext) -> Result<Box<dyn Sink>, ConfigError> {
         Ok(match self {
+            SinkConfig::DynamoDb(config) => Box::new(config.build(raw, aws).await),
             SinkConfig::Stdout => Box::new(JsonLinesSink::new("stdout", LineOutput::Stdout)),
             SinkConfig::File { path } => Box::new(JsonLinesSink::new(
                 format!("file://{}", path.display()),
@@ -104,10 +110,13 @@ impl SinkConfig {
 }
 
 /// Builds every sink of `CDC_SINKS`.
-pub async fn build_fan_out(configs: &[SinkConfig]) -> Result<FanOut, ConfigError> {
+pub async fn build_fan_out(
+    configs: &[(String, SinkConfig)],
+    aws: &AwsContext,
+) -> Result<FanOut, ConfigError> {
     let mut sinks = Vec::with_capacity(configs.len());
-    for config in configs {
-        sinks.push(config.build().await?);
+    for (raw, config) in configs {
+        sinks.push(config.build(raw, aws).await?);
     }
     Ok(FanOut::new(sinks))
 }
@@ -144,7 +153,7 @@ impl DeadLetterConfig {
         }
     }
 
-    pub async fn build(&self) -> Result<Box<dyn DeadLetterQueue>, ConfigError> {
+    pub async fn build(&self, _aws: &AwsContext) -> Result<Box<dyn DeadLetterQueue>, ConfigError> {
         Ok(match self {
             DeadLetterConfig::Stderr => {
                 Box::new(JsonLinesDeadLetters::new("stderr", LineOutput::Stderr))

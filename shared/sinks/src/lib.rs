@@ -1,17 +1,23 @@
 //! Sinks: the [`Sink`] interface, the [`FanOut`] that writes one batch to all of them, the
 //! sinks themselves (chosen by `CDC_SINKS` URLs) and dead-letter queues (`CDC_DLQ`).
 
+pub mod aws;
 pub mod config;
 mod dead_letter;
+pub mod dynamodb;
 mod fanout;
 pub mod jsonl;
 mod output;
+mod per_table;
+pub mod retry;
 mod sink;
 mod url;
 
+pub use aws::AwsContext;
 pub use config::{build_fan_out, ConfigError, DeadLetterConfig, SinkConfig};
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterQueue, JsonLinesDeadLetters};
 pub use fanout::{FanOut, FanOutReport};
 pub use output::LineOutput;
+pub use per_table::PerTable;
 pub use sink::{DeadlineExceeded, Failure, FailureKind, SharedError, Sink, WriteReport};
 pub use url::SinkUrl;

@@ -21,6 +21,11 @@ pub trait Sink: Send + Sync {
     fn name(&self) -> &str;
 
     async fn write(&self, records: &[ChangeRecord<'_>], deadline: Instant) -> WriteReport;
+
+    /// Requests sent to the destination so far (for benchmarks and metrics).
+    fn api_calls(&self) -> u64 {
+        0
+    }
 }
 
 /// Whether retrying can help.

@@ -68,6 +68,25 @@ impl<'a> SinkUrl<'a> {
         }
     }
 
+    /// Takes a whole-number option within `range`.
+    pub fn number(
+        &mut self,
+        name: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<u64>, ConfigError> {
+        match self.option(name) {
+            None => Ok(None),
+            Some(value) => match value.parse::<u64>() {
+                Ok(n) if range.contains(&n) => Ok(Some(n)),
+                _ => Err(self.invalid(format!(
+                    "option {name}={value:?} is not a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ))),
+            },
+        }
+    }
+
     /// Fails on any option the sink did not take, listing those it accepts.
     pub fn finish(self, accepted: &[&str]) -> Result<(), ConfigError> {
         match self.options.first() {

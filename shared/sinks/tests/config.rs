@@ -6,14 +6,9 @@ use cdc_sinks::{ConfigError, DeadLetterConfig, SinkConfig};
 
 #[test]
 fn unset_or_blank_means_stdout() {
-    assert_eq!(
-        SinkConfig::parse_list(None).unwrap(),
-        vec![SinkConfig::Stdout]
-    );
-    assert_eq!(
-        SinkConfig::parse_list(Some("  ")).unwrap(),
-        vec![SinkConfig::Stdout]
-    );
+    let stdout = vec![("stdout".to_owned(), SinkConfig::Stdout)];
+    assert_eq!(SinkConfig::parse_list(None).unwrap(), stdout);
+    assert_eq!(SinkConfig::parse_list(Some("  ")).unwrap(), stdout);
 }
 
 #[test]
@@ -21,10 +16,13 @@ fn parses_a_comma_separated_list() {
     assert_eq!(
         SinkConfig::parse_list(Some("stdout, file:///tmp/out.jsonl")).unwrap(),
         vec![
-            SinkConfig::Stdout,
-            SinkConfig::File {
-                path: PathBuf::from("/tmp/out.jsonl")
-            }
+            ("stdout".to_owned(), SinkConfig::Stdout),
+            (
+                "file:///tmp/out.jsonl".to_owned(),
+                SinkConfig::File {
+                    path: PathBuf::from("/tmp/out.jsonl")
+                }
+            )
         ]
     );
 }
@@ -37,7 +35,7 @@ fn error(spec: &str) -> String {
 fn bad_sink_urls_name_the_setting_and_what_is_accepted() {
     assert_eq!(
         error("kafka://broker/topic"),
-        "CDC_SINKS: unknown scheme \"kafka\" in \"kafka://broker/topic\"; accepted: stdout, file:///ABSOLUTE/PATH.jsonl"
+        "CDC_SINKS: unknown scheme \"kafka\" in \"kafka://broker/topic\"; accepted: stdout, file:///ABSOLUTE/PATH.jsonl, dynamodb://TABLE"
     );
     assert_eq!(
         error("stdout?pretty=true"),
@@ -83,7 +81,10 @@ fn dead_letter_queue_defaults_to_stderr_and_rejects_unknown_schemes() {
 #[tokio::test]
 async fn a_file_that_cannot_be_opened_fails_at_cold_start() {
     let config = SinkConfig::parse("file:///nonexistent-dir/x/out.jsonl").unwrap();
-    let err = match config.build().await {
+    let err = match config
+        .build("file:///nonexistent-dir/x/out.jsonl", &Default::default())
+        .await
+    {
         Err(e) => e.to_string(),
         Ok(_) => panic!("opened a file in a missing directory"),
     };

@@ -24,9 +24,10 @@ fn temp_path(name: &str) -> std::path::PathBuf {
 #[tokio::test]
 async fn file_sink_appends_one_line_per_record() {
     let path = temp_path("out.jsonl");
-    let sink = SinkConfig::parse(&format!("file://{}", path.display()))
+    let url = format!("file://{}", path.display());
+    let sink = SinkConfig::parse(&url)
         .unwrap()
-        .build()
+        .build(&url, &Default::default())
         .await
         .unwrap();
     let schema = KeySchema {
@@ -69,7 +70,7 @@ async fn dead_letters_carry_the_whole_record_compacted_onto_one_line() {
     let path = temp_path("dlq.jsonl");
     let queue = DeadLetterConfig::parse(Some(&format!("file://{}", path.display())))
         .unwrap()
-        .build()
+        .build(&Default::default())
         .await
         .unwrap();
     let letters = [

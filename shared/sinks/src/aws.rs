@@ -1,0 +1,55 @@
+//! One AWS configuration for every sink, loaded once at cold start.
+//!
+//! `aws-config` reads credentials, region and `AWS_ENDPOINT_URL` (and the per-service
+//! `AWS_ENDPOINT_URL_<SERVICE>`) from the environment, so every sink runs against local
+//! emulators unchanged. Request-level retries are the SDK's standard mode: exponential backoff
+//! with jitter on throttling, 5xx and timeouts. Each sink also bounds every call by the
+//! invocation's stop instant, so retries never outlive it.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use tokio::sync::OnceCell;
+
+/// Shared, lazily loaded AWS configuration.
+#[derive(Default)]
+pub struct AwsContext {
+    config: OnceCell<SdkConfig>,
+}
+
+impl AwsContext {
+    pub fn new() -> Self {
+        AwsContext::default()
+    }
+
+    /// A context using `config` as it is (tests point it at an emulator).
+    pub fn with_config(config: SdkConfig) -> Self {
+        AwsContext {
+            config: OnceCell::from(config),
+        }
+    }
+
+    pub async fn config(&self) -> &SdkConfig {
+        self.config
+            .get_or_init(|| async {
+                aws_config::defaults(BehaviorVersion::latest())
+                    .retry_config(
+                        RetryConfig::standard()
+                            .with_max_attempts(8)
+                            .with_initial_backoff(Duration::from_millis(50))
+                            .with_max_backoff(Duration::from_secs(5)),
+                    )
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(Duration::from_secs(3))
+                            .operation_attempt_timeout(Duration::from_secs(20))
+                            .build(),
+                    )
+                    .load()
+                    .await
+            })
+            .await
+    }
+}

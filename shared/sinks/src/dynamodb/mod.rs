@@ -1,0 +1,167 @@
+//! `dynamodb://TABLE`: a replica (default), a history (`?mode=history`) or a fast
+//! last-writer-wins copy (`?mode=batch`) of the source table. `{table}` in TABLE routes each
+//! source table to its own destination.
+//!
+//! **Replica** (`mode=replica`): one item per source item, written with `PutItem` only if its
+//! `document_version` is at least the stored one (`attribute_not_exists(_cdc_version) OR
+//! _cdc_version <= :v`). A REMOVE writes a *tombstone* (the keys, `_cdc_version`,
+//! `_cdc_deleted = true`, `_cdc_expires_at` = now + `tombstone_ttl_days`) instead of deleting,
+//! so a late snapshot copy of a deleted item (older version) cannot bring it back; enable TTL
+//! on `_cdc_expires_at` to have DynamoDB remove tombstones. So the replica holds: every live
+//! source item with its attributes as in the source plus `_cdc_version`, and tombstones for
+//! recent deletes. `tombstones=false` deletes with a conditional `DeleteItem` instead (no
+//! protection against a late snapshot). Within a batch only each item's last change is
+//! written: the earlier ones would be overwritten anyway.
+//!
+//! **History** (`mode=history`): every change is its own item, keyed by `primary_key` (S,
+//! partition key) and `change` (S, sort key: zero-padded `document_version`, `#`, zero-padded
+//! sequence number or `export`), holding the change's metadata and its `document` (M), written
+//! with `BatchWriteItem`. Retries rewrite the same items.
+//!
+//! **Batch** (`mode=batch`): `BatchWriteItem`, 25 requests per call, each item's last change
+//! in the batch only (DynamoDB rejects two requests for one key in a call), unprocessed items
+//! retried. No version guard: last writer wins, as Flink's DynamoDB sink with
+//! `overwriteByPartitionKeys`. The destination holds exactly the source items.
+
+mod batch_write;
+mod convert;
+mod history;
+mod replica;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cdc_record::ChangeRecord;
+use tokio::time::Instant;
+
+use crate::aws::AwsContext;
+use crate::config::ConfigError;
+use crate::per_table::PerTable;
+use crate::sink::{Failure, FailureKind, Sink, WriteReport};
+use crate::url::SinkUrl;
+
+pub use convert::SdkItem;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Replica,
+    History,
+    Batch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamoDbConfig {
+    pub table: PerTable,
+    pub mode: Mode,
+    pub tombstones: bool,
+    pub tombstone_ttl: Duration,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+pub(crate) const OPTIONS: &[&str] = &["mode", "tombstones", "tombstone_ttl_days", "concurrency"];
+
+impl DynamoDbConfig {
+    pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
+        if url.target.is_empty() || url.target.contains('/') {
+            return Err(url.invalid("expected dynamodb://TABLE (a table name, {table} allowed)"));
+        }
+        let mode = match url.choice("mode", &["replica", "history", "batch"])? {
+            None | Some("replica") => Mode::Replica,
+            Some("history") => Mode::History,
+            _ => Mode::Batch,
+        };
+        let tombstones = url.choice("tombstones", &["true", "false"])? != Some("false");
+        let days = url.number("tombstone_ttl_days", 1..=3650)?.unwrap_or(7);
+        let concurrency = url.number("concurrency", 1..=256)?.unwrap_or(32);
+        let config = DynamoDbConfig {
+            table: PerTable::new(url.target),
+            mode,
+            tombstones,
+            tombstone_ttl: Duration::from_secs(days * 86_400),
+            concurrency: concurrency as usize,
+        };
+        url.finish(OPTIONS)?;
+        Ok(config)
+    }
+
+    pub async fn build(&self, name: &str, aws: &AwsContext) -> DynamoDbSink {
+        DynamoDbSink {
+            name: name.to_owned(),
+            client: aws_sdk_dynamodb::Client::new(aws.config().await),
+            config: self.clone(),
+            calls: AtomicU64::new(0),
+        }
+    }
+}
+
+pub struct DynamoDbSink {
+    name: String,
+    client: aws_sdk_dynamodb::Client,
+    config: DynamoDbConfig,
+    calls: AtomicU64,
+}
+
+#[async_trait]
+impl Sink for DynamoDbSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn write(&self, records: &[ChangeRecord<'_>], deadline: Instant) -> WriteReport {
+        match self.config.mode {
+            Mode::Replica => replica::write(self, records, deadline).await,
+            Mode::History => history::write(self, records, deadline).await,
+            Mode::Batch => batch_write::write_last_per_item(self, records, deadline).await,
+        }
+    }
+
+    fn api_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+}
+
+impl DynamoDbSink {
+    fn count_call(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn table_for(&self, record: &ChangeRecord<'_>) -> String {
+        self.config.table.for_table(&record.table_name).into_owned()
+    }
+}
+
+/// The index of each item's last change in the batch, in batch order.
+pub(crate) fn last_change_per_item(records: &[ChangeRecord<'_>]) -> Vec<usize> {
+    let mut last: HashMap<(&str, &str), usize> = HashMap::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        last.insert((&record.table_name, &record.key.primary_key), index);
+    }
+    let mut indices: Vec<usize> = last.into_values().collect();
+    indices.sort_unstable();
+    indices
+}
+
+/// The document as SDK attributes (`None`: a REMOVE without document).
+fn document_item(record: &ChangeRecord<'_>) -> Result<Option<SdkItem>, Failure> {
+    let Some(document) = &record.document else {
+        return Ok(None);
+    };
+    let item = document.item().map_err(|e| permanent(0, e))?;
+    convert::item(&item).map(Some).map_err(|e| permanent(0, e))
+}
+
+fn key_item(record: &ChangeRecord<'_>) -> Result<SdkItem, Failure> {
+    convert::item(&record.key.attributes).map_err(|e| permanent(0, e))
+}
+
+fn permanent(index: usize, error: impl std::error::Error + Send + Sync + 'static) -> Failure {
+    Failure {
+        index,
+        kind: FailureKind::Permanent,
+        error: Arc::new(error),
+    }
+}

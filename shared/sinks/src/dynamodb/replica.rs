@@ -1,0 +1,116 @@
+//! Replica mode: version-guarded `PutItem` per item, tombstones for deletes.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use cdc_record::{Action, ChangeRecord};
+use futures::stream::{self, StreamExt};
+use tokio::time::{timeout_at, Instant};
+
+use super::{document_item, key_item, last_change_per_item, DynamoDbSink};
+use crate::retry::failure;
+use crate::sink::{DeadlineExceeded, Failure, FailureKind, WriteReport};
+
+pub(crate) const VERSION: &str = "_cdc_version";
+pub(crate) const DELETED: &str = "_cdc_deleted";
+pub(crate) const EXPIRES_AT: &str = "_cdc_expires_at";
+
+/// Newer or equal versions win; an item without a version (written by someone else) loses.
+const NEWER_OR_EQUAL: &str = "attribute_not_exists(#v) OR #v <= :v";
+
+pub(super) async fn write(
+    sink: &DynamoDbSink,
+    records: &[ChangeRecord<'_>],
+    deadline: Instant,
+) -> WriteReport {
+    let writes = last_change_per_item(records)
+        .into_iter()
+        .map(|index| async move {
+            let outcome = match timeout_at(deadline, put(sink, &records[index])).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(Failure {
+                    index,
+                    kind: FailureKind::Retryable,
+                    error: Arc::new(DeadlineExceeded),
+                }),
+            };
+            outcome.map_err(|failure| Failure { index, ..failure })
+        });
+    let failures = stream::iter(writes)
+        .buffer_unordered(sink.config.concurrency)
+        .filter_map(|outcome| async move { outcome.err() })
+        .collect::<Vec<_>>()
+        .await;
+    WriteReport { failures }
+}
+
+async fn put(sink: &DynamoDbSink, record: &ChangeRecord<'_>) -> Result<(), Failure> {
+    let version = AttributeValue::N(record.version.to_string());
+    let table = sink.table_for(record);
+    let item = match (record.action, sink.config.tombstones) {
+        (Action::Index, _) => document_item(record)?.unwrap_or_default(),
+        (Action::Delete, true) => {
+            let mut tombstone = key_item(record)?;
+            tombstone.insert(DELETED.into(), AttributeValue::Bool(true));
+            tombstone.insert(
+                EXPIRES_AT.into(),
+                AttributeValue::N(expiry(sink).to_string()),
+            );
+            tombstone
+        }
+        (Action::Delete, false) => {
+            sink.count_call();
+            let deleted = sink
+                .client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(key_item(record)?))
+                .condition_expression(NEWER_OR_EQUAL)
+                .expression_attribute_names("#v", VERSION)
+                .expression_attribute_values(":v", version)
+                .send()
+                .await;
+            return match deleted {
+                Err(e)
+                    if !e
+                        .as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    Err(failure(0, &e))
+                }
+                _ => Ok(()),
+            };
+        }
+    };
+    sink.count_call();
+    let put = sink
+        .client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .item(VERSION, version.clone())
+        .condition_expression(NEWER_OR_EQUAL)
+        .expression_attribute_names("#v", VERSION)
+        .expression_attribute_values(":v", version)
+        .send()
+        .await;
+    match put {
+        // The condition failed: a newer (or equal) version is stored, which is what we want.
+        Err(e)
+            if !e
+                .as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Err(failure(0, &e))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn expiry(sink: &DynamoDbSink) -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (now + sink.config.tombstone_ttl).as_secs()
+}

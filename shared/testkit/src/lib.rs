@@ -1,0 +1,117 @@
+//! Test support shared by the crates' tests: AWS configurations for the emulators that
+//! `scripts/emulators.sh` starts on a private loopback, and change-record builders.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use cdc_record::{ChangeRecord, KeySchema, MappingOptions, StreamRecord};
+
+/// The endpoint an emulator listens on, from the variable `scripts/emulators.sh` exports.
+fn endpoint(variable: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| {
+        panic!("{variable} is not set: run the tests through `bash scripts/test` (or `scripts/emulators.sh cargo test`)")
+    })
+}
+
+fn config(endpoint: String) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "cdc-testkit",
+            )),
+        )
+        .build()
+}
+
+/// DynamoDB Local (DynamoDB and DynamoDB Streams).
+pub fn dynamodb_local() -> SdkConfig {
+    config(endpoint("CDC_TEST_DYNAMODB_ENDPOINT"))
+}
+
+pub fn dynamodb_local_endpoint() -> String {
+    endpoint("CDC_TEST_DYNAMODB_ENDPOINT")
+}
+
+/// moto_server (S3, SQS, SNS, Kinesis, EventBridge, Secrets Manager...).
+pub fn moto() -> SdkConfig {
+    config(endpoint("CDC_TEST_MOTO_ENDPOINT"))
+}
+
+pub fn moto_endpoint() -> String {
+    endpoint("CDC_TEST_MOTO_ENDPOINT")
+}
+
+/// A name no other test in this process uses (tests share one emulator).
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A Lambda stream record's JSON for table `table` (key `pk` S, sort key `sk` S).
+pub fn stream_record_json(
+    table: &str,
+    seq: u64,
+    event_name: &str,
+    pk: &str,
+    sk: &str,
+    image: Option<serde_json::Value>,
+) -> String {
+    let keys = serde_json::json!({"pk": {"S": pk}, "sk": {"S": sk}});
+    let mut dynamodb = serde_json::json!({
+        "ApproximateCreationDateTime": 1_795_278_192 + seq,
+        "Keys": keys,
+        "SequenceNumber": format!("{seq:021}"),
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    });
+    if let Some(image) = image {
+        let field = if event_name == "REMOVE" {
+            "OldImage"
+        } else {
+            "NewImage"
+        };
+        dynamodb[field] = image;
+    }
+    serde_json::json!({
+        "eventID": format!("event-{seq}"),
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": dynamodb,
+        "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026-11-21T00:00:00.000"),
+    })
+    .to_string()
+}
+
+/// An image `{"pk":…, "sk":…, "n": {"N": n}, "s": {"S": text}}`.
+pub fn image(pk: &str, sk: &str, n: u64, text: &str) -> serde_json::Value {
+    serde_json::json!({"pk": {"S": pk}, "sk": {"S": sk}, "n": {"N": n.to_string()}, "s": {"S": text}})
+}
+
+/// Maps raw records (key `pk` + `sk`) to change records.
+pub fn changes(raw: &[String]) -> Vec<ChangeRecord<'_>> {
+    let schema = KeySchema {
+        partition_key: "pk".into(),
+        sort_key: Some("sk".into()),
+    };
+    raw.iter()
+        .map(|r| {
+            StreamRecord::parse(r)
+                .and_then(|record| record.into_change(&schema, &MappingOptions::default()))
+                .expect("mappable test record")
+                .expect("not filtered")
+        })
+        .collect()
+}
