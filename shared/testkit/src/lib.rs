@@ -49,6 +49,44 @@ pub fn moto_endpoint() -> String {
     endpoint("CDC_TEST_MOTO_ENDPOINT")
 }
 
+/// Creates a DynamoDB table (on-demand, key attributes of type `S` unless given as
+/// `name:N` or `name:B`) and, when `stream` is set, a stream with both images.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str, pk: &str, sk: Option<&str>, stream: bool) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
+        StreamViewType,
+    };
+    let attribute = |spec: &str, key_type: KeyType| {
+        let (name, kind) = spec.split_once(':').unwrap_or((spec, "S"));
+        let kind = match kind {
+            "N" => ScalarAttributeType::N,
+            "B" => ScalarAttributeType::B,
+            _ => ScalarAttributeType::S,
+        };
+        (
+            AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().unwrap(),
+            KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().unwrap(),
+        )
+    };
+    let mut request = client.create_table().table_name(table).billing_mode(BillingMode::PayPerRequest);
+    for (spec, key_type) in [(Some(pk), KeyType::Hash), (sk, KeyType::Range)] {
+        if let Some(spec) = spec {
+            let (definition, element) = attribute(spec, key_type);
+            request = request.attribute_definitions(definition).key_schema(element);
+        }
+    }
+    if stream {
+        request = request.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        );
+    }
+    request.send().await.expect("create table");
+}
+
 /// A name no other test in this process uses (tests share one emulator).
 pub fn unique(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
