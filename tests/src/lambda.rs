@@ -1,0 +1,77 @@
+//! Delivers stream records to stream-handler the way Lambda's event source mapping does:
+//! batches in shard order, retried from the reported `itemIdentifier`, at least once
+//! (duplicated batches), and whole suffixes replayed (as after a function error).
+
+use std::time::Duration;
+
+use fastrand::Rng;
+use serde_json::value::RawValue;
+use stream_handler::StreamHandler;
+use tokio::time::Instant;
+
+/// How hard delivery is made.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery {
+    pub max_batch: usize,
+    /// Chance a batch is delivered twice.
+    pub duplicate: f64,
+    /// Chance that, after a batch, delivery restarts up to `max_batch` records earlier.
+    pub replay: f64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub invocations: usize,
+    pub partial_failures: usize,
+    pub duplicates: usize,
+    pub replays: usize,
+}
+
+/// Delivers every record until the handler has acknowledged all of them.
+pub async fn deliver(handler: &StreamHandler, records: &[Box<RawValue>], delivery: Delivery, rng: &mut Rng) -> Stats {
+    let mut stats = Stats::default();
+    let mut position = 0;
+    let mut stuck = 0;
+    while position < records.len() {
+        let size = rng.usize(1..=delivery.max_batch).min(records.len() - position);
+        let batch = &records[position..position + size];
+        let acknowledged = invoke(handler, batch, &mut stats).await;
+        if rng.f64() < delivery.duplicate {
+            stats.duplicates += 1;
+            invoke(handler, batch, &mut stats).await;
+        }
+        position += acknowledged;
+        stuck = if acknowledged == 0 { stuck + 1 } else { 0 };
+        assert!(stuck < 500, "no progress at record {position} after 500 attempts");
+        if rng.f64() < delivery.replay && position > 0 {
+            stats.replays += 1;
+            position -= rng.usize(0..=delivery.max_batch.min(position));
+        }
+    }
+    stats
+}
+
+/// One invocation; returns how many records of the batch are acknowledged.
+async fn invoke(handler: &StreamHandler, batch: &[Box<RawValue>], stats: &mut Stats) -> usize {
+    stats.invocations += 1;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let Ok(invocation) = handler.handle(batch, deadline).await else {
+        // A failed invocation: Lambda retries the whole batch.
+        return 0;
+    };
+    match invocation.response.batch_item_failures.first() {
+        None => batch.len(),
+        Some(failure) => {
+            stats.partial_failures += 1;
+            batch
+                .iter()
+                .position(|r| cdc_record_sequence(r.get()) == failure.item_identifier)
+                .expect("the reported itemIdentifier is a record of the batch")
+        }
+    }
+}
+
+fn cdc_record_sequence(raw: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(raw).expect("valid record");
+    value["dynamodb"]["SequenceNumber"].as_str().expect("sequence number").to_owned()
+}

@@ -1,0 +1,9 @@
+//! Support for the end-to-end tests: a seeded workload on DynamoDB Local, its real stream
+//! records read back as Lambda would deliver them, a Lambda delivery simulator, a loopback
+//! proxy that breaks connections, and item comparison.
+
+pub mod items;
+pub mod lambda;
+pub mod proxy;
+pub mod streams;
+pub mod workload;

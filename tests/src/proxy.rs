@@ -1,0 +1,121 @@
+//! A loopback TCP proxy in front of an emulator that breaks connections on demand: at random
+//! (a flaky network), or for good after a number of requests (an endpoint that disappears).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Default)]
+struct Faults {
+    /// Chance that a chunk sent towards the emulator kills its connection instead.
+    reset_chance: Mutex<f64>,
+    /// Requests let through before the endpoint "disappears" (u64::MAX: never).
+    requests_left: AtomicU64,
+    down: AtomicBool,
+    seed: AtomicU64,
+}
+
+pub struct Proxy {
+    pub endpoint: String,
+    faults: Arc<Faults>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: &str) -> Proxy {
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+        let faults = Arc::new(Faults {
+            requests_left: AtomicU64::new(u64::MAX),
+            ..Default::default()
+        });
+        let shared = faults.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let faults = shared.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    if faults.down.load(Ordering::SeqCst) {
+                        return; // dropping the socket refuses service
+                    }
+                    if let Ok(server) = TcpStream::connect(&upstream).await {
+                        pipe(client, server, faults).await;
+                    }
+                });
+            }
+        });
+        Proxy { endpoint, faults }
+    }
+
+    /// Breaks each forwarded request with this chance, drawing from a seeded generator.
+    pub fn flaky(&self, chance: f64, seed: u64) {
+        *self.faults.reset_chance.lock().expect("lock") = chance;
+        self.faults.seed.store(seed, Ordering::SeqCst);
+    }
+
+    /// Lets `requests` more requests through, then fails every connection.
+    pub fn disappear_after(&self, requests: u64) {
+        self.faults.requests_left.store(requests, Ordering::SeqCst);
+    }
+
+    /// Back to a healthy endpoint.
+    pub fn heal(&self) {
+        *self.faults.reset_chance.lock().expect("lock") = 0.0;
+        self.faults.requests_left.store(u64::MAX, Ordering::SeqCst);
+        self.faults.down.store(false, Ordering::SeqCst);
+    }
+}
+
+async fn pipe(mut client: TcpStream, mut server: TcpStream, faults: Arc<Faults>) {
+    let (mut client_read, mut client_write) = client.split();
+    let (mut server_read, mut server_write) = server.split();
+    let upstream = async {
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let n = match client_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if request_starts(&buffer[..n]) && !admit(&faults) {
+                return; // the connection dies: the request never reaches the emulator
+            }
+            if server_write.write_all(&buffer[..n]).await.is_err() {
+                return;
+            }
+        }
+    };
+    let downstream = async {
+        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+    };
+    tokio::select! {
+        () = upstream => {}
+        () = downstream => {}
+    }
+}
+
+fn request_starts(chunk: &[u8]) -> bool {
+    chunk.starts_with(b"POST ") || chunk.starts_with(b"GET ") || chunk.starts_with(b"PUT ")
+}
+
+/// Whether this request may go through.
+fn admit(faults: &Faults) -> bool {
+    if faults.down.load(Ordering::SeqCst) {
+        return false;
+    }
+    let left = faults.requests_left.load(Ordering::SeqCst);
+    if left != u64::MAX {
+        if left == 0 {
+            faults.down.store(true, Ordering::SeqCst);
+            return false;
+        }
+        faults.requests_left.store(left - 1, Ordering::SeqCst);
+    }
+    let chance = *faults.reset_chance.lock().expect("lock");
+    if chance > 0.0 {
+        let seed = faults.seed.fetch_add(1, Ordering::SeqCst);
+        return fastrand::Rng::with_seed(seed).f64() >= chance;
+    }
+    true
+}
