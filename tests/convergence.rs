@@ -57,10 +57,10 @@ async fn replica_batch_copy_and_history_converge_under_lambda_delivery_and_fault
         create_table(&dynamodb, &format!("{table}-batch"), &pk, sk.as_deref(), false).await;
         create_table(&dynamodb, &format!("{table}-history"), "primary_key", Some("change"), false).await;
 
-        Workload::new(rng.u64(..), 12).run(&dynamodb, &table, &shape, 250).await;
+        Workload::new(rng.u64(..), 12).run(&dynamodb, &table, &shape, 400).await;
         let records = streams::read_all(&dynamodb, &streams_client, &dynamodb_local_endpoint(), &table).await;
         // Deletes of absent items and puts that change nothing make no record.
-        assert!(records.len() > 150, "{} stream records", records.len());
+        assert!(records.len() > 250, "{} stream records", records.len());
 
         let sinks = format!("dynamodb://{table}-replica,dynamodb://{table}-history?mode=history,dynamodb://{table}-batch?mode=batch");
         let key_schema = shape.key_schema_entry(&table);

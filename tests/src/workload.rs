@@ -102,8 +102,10 @@ impl Workload {
             (0..self.rng.usize(1..8)).map(|i| (format!("a{i}"), self.value(depth))).collect();
         if self.rng.u8(0..25) == 0 {
             // A large item: DynamoDB's limit is 400 KB.
-            let len = self.rng.usize(100_000..300_000);
-            item.insert("large".into(), AttributeValue::S(self.string(len)));
+            // ASCII, so that its size in bytes is known: up to 350 KB with the rest.
+            let len = self.rng.usize(100_000..350_000);
+            let large: String = (0..len).map(|_| self.rng.alphanumeric()).collect();
+            item.insert("large".into(), AttributeValue::S(large));
         }
         item
     }
