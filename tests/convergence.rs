@@ -19,14 +19,32 @@ use cdc_sinks::AwsContext;
 use cdc_testkit::{create_table, dynamodb_local, dynamodb_local_endpoint, unique};
 use stream_handler::{Settings, StreamHandler};
 
-const SEED: u64 = 0x5EED_CDC;
+const SEED: u64 = 0x05EE_DCDC;
 
 fn shapes() -> Vec<(&'static str, TableShape)> {
     let key = |name, kind| KeyAttribute { name, kind };
     vec![
-        ("s-n", TableShape { partition_key: key("pk", 'S'), sort_key: Some(key("sk", 'N')) }),
-        ("b", TableShape { partition_key: key("id", 'B'), sort_key: None }),
-        ("n-s", TableShape { partition_key: key("pk", 'N'), sort_key: Some(key("sk", 'S')) }),
+        (
+            "s-n",
+            TableShape {
+                partition_key: key("pk", 'S'),
+                sort_key: Some(key("sk", 'N')),
+            },
+        ),
+        (
+            "b",
+            TableShape {
+                partition_key: key("id", 'B'),
+                sort_key: None,
+            },
+        ),
+        (
+            "n-s",
+            TableShape {
+                partition_key: key("pk", 'N'),
+                sort_key: Some(key("sk", 'S')),
+            },
+        ),
     ]
 }
 
@@ -53,12 +71,41 @@ async fn replica_batch_copy_and_history_converge_under_lambda_delivery_and_fault
         let table = unique(&format!("conv-{suffix}"));
         let (pk, sk) = shape.key_specs();
         create_table(&dynamodb, &table, &pk, sk.as_deref(), true).await;
-        create_table(&dynamodb, &format!("{table}-replica"), &pk, sk.as_deref(), false).await;
-        create_table(&dynamodb, &format!("{table}-batch"), &pk, sk.as_deref(), false).await;
-        create_table(&dynamodb, &format!("{table}-history"), "primary_key", Some("change"), false).await;
+        create_table(
+            &dynamodb,
+            &format!("{table}-replica"),
+            &pk,
+            sk.as_deref(),
+            false,
+        )
+        .await;
+        create_table(
+            &dynamodb,
+            &format!("{table}-batch"),
+            &pk,
+            sk.as_deref(),
+            false,
+        )
+        .await;
+        create_table(
+            &dynamodb,
+            &format!("{table}-history"),
+            "primary_key",
+            Some("change"),
+            false,
+        )
+        .await;
 
-        Workload::new(rng.u64(..), 12).run(&dynamodb, &table, &shape, 400).await;
-        let records = streams::read_all(&dynamodb, &streams_client, &dynamodb_local_endpoint(), &table).await;
+        Workload::new(rng.u64(..), 12)
+            .run(&dynamodb, &table, &shape, 400)
+            .await;
+        let records = streams::read_all(
+            &dynamodb,
+            &streams_client,
+            &dynamodb_local_endpoint(),
+            &table,
+        )
+        .await;
         // Deletes of absent items and puts that change nothing make no record.
         assert!(records.len() > 250, "{} stream records", records.len());
 
@@ -70,21 +117,42 @@ async fn replica_batch_copy_and_history_converge_under_lambda_delivery_and_fault
             _ => None,
         })
         .expect("settings");
-        let handler = StreamHandler::from_settings(settings, aws.clone()).await.expect("handler");
+        let handler = StreamHandler::from_settings(settings, aws.clone())
+            .await
+            .expect("handler");
 
         proxy.flaky(0.03, rng.u64(..));
-        let delivery = Delivery { max_batch: 40, duplicate: 0.2, replay: 0.1 };
+        let delivery = Delivery {
+            max_batch: 40,
+            duplicate_every: 4,
+            replay_every: 5,
+        };
         let stats = deliver(&handler, &records, delivery, &mut rng).await;
         proxy.heal();
         eprintln!("{suffix}: {} records, {stats:?}", records.len());
-        assert!(stats.partial_failures > 0, "faults reached the handler: {stats:?}");
+        assert!(
+            stats.partial_failures > 0,
+            "faults reached the handler: {stats:?}"
+        );
         assert!(stats.duplicates > 0 && stats.replays > 0, "{stats:?}");
 
         let source = scan(&dynamodb, &table).await;
         assert!(!source.is_empty());
-        assert_eq!(live_items(scan(&dynamodb, &format!("{table}-replica")).await), source, "{suffix}: replica");
-        assert_eq!(scan(&dynamodb, &format!("{table}-batch")).await, source, "{suffix}: batch copy");
+        assert_eq!(
+            live_items(scan(&dynamodb, &format!("{table}-replica")).await),
+            source,
+            "{suffix}: replica"
+        );
+        assert_eq!(
+            scan(&dynamodb, &format!("{table}-batch")).await,
+            source,
+            "{suffix}: batch copy"
+        );
         let history = scan(&dynamodb, &format!("{table}-history")).await;
-        assert_eq!(history.len(), records.len(), "{suffix}: every change once in the history");
+        assert_eq!(
+            history.len(),
+            records.len(),
+            "{suffix}: every change once in the history"
+        );
     }
 }

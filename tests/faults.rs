@@ -18,12 +18,18 @@ use tokio::time::Instant;
 
 fn sequence_number(raw: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(raw).expect("record");
-    value["dynamodb"]["SequenceNumber"].as_str().expect("sequence number").to_owned()
+    value["dynamodb"]["SequenceNumber"]
+        .as_str()
+        .expect("sequence number")
+        .to_owned()
 }
 
 fn pk(raw: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(raw).expect("record");
-    value["dynamodb"]["Keys"]["pk"]["S"].as_str().expect("pk").to_owned()
+    value["dynamodb"]["Keys"]["pk"]["S"]
+        .as_str()
+        .expect("pk")
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,19 +40,42 @@ async fn endpoint_disappearing_mid_batch_reports_the_first_record_not_written() 
     let table = unique("faults");
     create_table(&dynamodb, &table, "pk", None, true).await;
     create_table(&dynamodb, &format!("{table}-replica"), "pk", None, false).await;
-    create_table(&dynamodb, &format!("{table}-history"), "primary_key", Some("change"), false).await;
+    create_table(
+        &dynamodb,
+        &format!("{table}-history"),
+        "primary_key",
+        Some("change"),
+        false,
+    )
+    .await;
     for i in 0..120 {
         let item = HashMap::from([
             ("pk".to_owned(), AttributeValue::S(format!("item-{i:03}"))),
             ("n".to_owned(), AttributeValue::N(i.to_string())),
         ]);
-        dynamodb.put_item().table_name(&table).set_item(Some(item)).send().await.expect("put");
+        dynamodb
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("put");
     }
-    let records = streams::read_all(&dynamodb, &streams_client, &dynamodb_local_endpoint(), &table).await;
+    let records = streams::read_all(
+        &dynamodb,
+        &streams_client,
+        &dynamodb_local_endpoint(),
+        &table,
+    )
+    .await;
     assert_eq!(records.len(), 120);
 
     let proxy = Proxy::start(&dynamodb_local_endpoint()).await;
-    let sinks_config = config.into_builder().endpoint_url(&proxy.endpoint).retry_config(RetryConfig::disabled()).build();
+    let sinks_config = config
+        .into_builder()
+        .endpoint_url(&proxy.endpoint)
+        .retry_config(RetryConfig::disabled())
+        .build();
     let sinks = format!("dynamodb://{table}-replica,dynamodb://{table}-history?mode=history");
     let key_schema = format!("{table}:pk");
     let settings = Settings::from_env(|name| match name {
@@ -55,14 +84,18 @@ async fn endpoint_disappearing_mid_batch_reports_the_first_record_not_written() 
         _ => None,
     })
     .expect("settings");
-    let handler = StreamHandler::from_settings(settings, Arc::new(AwsContext::with_config(sinks_config)))
-        .await
-        .expect("handler");
+    let handler =
+        StreamHandler::from_settings(settings, Arc::new(AwsContext::with_config(sinks_config)))
+            .await
+            .expect("handler");
     let deadline = || Instant::now() + Duration::from_secs(60);
 
     // The endpoint takes 40 requests, then is gone.
     proxy.disappear_after(40);
-    let invocation = handler.handle(&records, deadline()).await.expect("invocation");
+    let invocation = handler
+        .handle(&records, deadline())
+        .await
+        .expect("invocation");
     let failed = &invocation.response.batch_item_failures;
     assert_eq!(failed.len(), 1, "{failed:?}");
     let k = records
@@ -80,7 +113,11 @@ async fn endpoint_disappearing_mid_batch_reports_the_first_record_not_written() 
     let history = scan(&dynamodb, &format!("{table}-history")).await;
     let in_replica = |raw: &str| replica_keys.contains(&Canonical::S(pk(raw)));
     for record in &records[..k] {
-        assert!(in_replica(record.get()), "{} before k is in the replica", pk(record.get()));
+        assert!(
+            in_replica(record.get()),
+            "{} before k is in the replica",
+            pk(record.get())
+        );
     }
     let history_of = |raw: &str| {
         history
@@ -89,7 +126,12 @@ async fn endpoint_disappearing_mid_batch_reports_the_first_record_not_written() 
             .count()
     };
     for record in &records[..k] {
-        assert_eq!(history_of(record.get()), 1, "{} before k is in the history", pk(record.get()));
+        assert_eq!(
+            history_of(record.get()),
+            1,
+            "{} before k is in the history",
+            pk(record.get())
+        );
     }
     assert!(
         !in_replica(records[k].get()) || history_of(records[k].get()) == 0,
@@ -98,9 +140,19 @@ async fn endpoint_disappearing_mid_batch_reports_the_first_record_not_written() 
 
     // Lambda retries from k once the endpoint is back: everything arrives, once.
     proxy.heal();
-    let retry = handler.handle(&records[k..], deadline()).await.expect("retry");
+    let retry = handler
+        .handle(&records[k..], deadline())
+        .await
+        .expect("retry");
     assert!(retry.response.batch_item_failures.is_empty());
-    assert_eq!(live_items(scan(&dynamodb, &format!("{table}-replica")).await), scan(&dynamodb, &table).await);
+    assert_eq!(
+        live_items(scan(&dynamodb, &format!("{table}-replica")).await),
+        scan(&dynamodb, &table).await
+    );
     let history = scan(&dynamodb, &format!("{table}-history")).await;
-    assert_eq!(history.len(), records.len(), "each change exactly once in the history");
+    assert_eq!(
+        history.len(),
+        records.len(),
+        "each change exactly once in the history"
+    );
 }

@@ -22,7 +22,9 @@ pub enum Canonical {
 pub type CanonicalItem = BTreeMap<String, Canonical>;
 
 pub fn canonical_item(item: &HashMap<String, AttributeValue>) -> CanonicalItem {
-    item.iter().map(|(k, v)| (k.clone(), canonical(v))).collect()
+    item.iter()
+        .map(|(k, v)| (k.clone(), canonical(v)))
+        .collect()
 }
 
 fn canonical(v: &AttributeValue) -> Canonical {

@@ -13,10 +13,10 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery {
     pub max_batch: usize,
-    /// Chance a batch is delivered twice.
-    pub duplicate: f64,
-    /// Chance that, after a batch, delivery restarts up to `max_batch` records earlier.
-    pub replay: f64,
+    /// Every n-th invocation's batch is delivered twice.
+    pub duplicate_every: usize,
+    /// After every n-th invocation, delivery restarts up to `max_batch` records earlier.
+    pub replay_every: usize,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -28,22 +28,32 @@ pub struct Stats {
 }
 
 /// Delivers every record until the handler has acknowledged all of them.
-pub async fn deliver(handler: &StreamHandler, records: &[Box<RawValue>], delivery: Delivery, rng: &mut Rng) -> Stats {
+pub async fn deliver(
+    handler: &StreamHandler,
+    records: &[Box<RawValue>],
+    delivery: Delivery,
+    rng: &mut Rng,
+) -> Stats {
     let mut stats = Stats::default();
     let mut position = 0;
     let mut stuck = 0;
     while position < records.len() {
-        let size = rng.usize(1..=delivery.max_batch).min(records.len() - position);
+        let size = rng
+            .usize(1..=delivery.max_batch)
+            .min(records.len() - position);
         let batch = &records[position..position + size];
         let acknowledged = invoke(handler, batch, &mut stats).await;
-        if rng.f64() < delivery.duplicate {
+        if stats.invocations % delivery.duplicate_every == 0 {
             stats.duplicates += 1;
             invoke(handler, batch, &mut stats).await;
         }
         position += acknowledged;
         stuck = if acknowledged == 0 { stuck + 1 } else { 0 };
-        assert!(stuck < 500, "no progress at record {position} after 500 attempts");
-        if rng.f64() < delivery.replay && position > 0 {
+        assert!(
+            stuck < 500,
+            "no progress at record {position} after 500 attempts"
+        );
+        if stats.invocations % delivery.replay_every == 0 && position > 0 {
             stats.replays += 1;
             position -= rng.usize(0..=delivery.max_batch.min(position));
         }
@@ -73,5 +83,8 @@ async fn invoke(handler: &StreamHandler, batch: &[Box<RawValue>], stats: &mut St
 
 fn cdc_record_sequence(raw: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(raw).expect("valid record");
-    value["dynamodb"]["SequenceNumber"].as_str().expect("sequence number").to_owned()
+    value["dynamodb"]["SequenceNumber"]
+        .as_str()
+        .expect("sequence number")
+        .to_owned()
 }

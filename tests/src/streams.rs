@@ -16,12 +16,30 @@ pub async fn read_all(
     endpoint: &str,
     table: &str,
 ) -> Vec<Box<RawValue>> {
-    let description = dynamodb.describe_table().table_name(table).send().await.expect("describe table");
-    let arn = description.table().and_then(|t| t.latest_stream_arn()).expect("table has a stream").to_owned();
-    let stream = streams.describe_stream().stream_arn(&arn).send().await.expect("describe stream");
+    let description = dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .expect("describe table");
+    let arn = description
+        .table()
+        .and_then(|t| t.latest_stream_arn())
+        .expect("table has a stream")
+        .to_owned();
+    let stream = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .expect("describe stream");
     let http = reqwest::Client::new();
     let mut out = Vec::new();
-    for shard in stream.stream_description().map(|d| d.shards()).unwrap_or_default() {
+    for shard in stream
+        .stream_description()
+        .map(|d| d.shards())
+        .unwrap_or_default()
+    {
         let mut iterator = streams
             .get_shard_iterator()
             .stream_arn(&arn)

@@ -49,14 +49,26 @@ impl Workload {
     }
 
     /// Runs `ops` random operations against `table`.
-    pub async fn run(&mut self, client: &aws_sdk_dynamodb::Client, table: &str, shape: &TableShape, ops: usize) {
+    pub async fn run(
+        &mut self,
+        client: &aws_sdk_dynamodb::Client,
+        table: &str,
+        shape: &TableShape,
+        ops: usize,
+    ) {
         for _ in 0..ops {
             let key = self.key(shape);
             match self.rng.u8(0..10) {
                 0..=4 => {
                     let mut item = self.item(2);
                     item.extend(key);
-                    client.put_item().table_name(table).set_item(Some(item)).send().await.expect("put");
+                    client
+                        .put_item()
+                        .table_name(table)
+                        .set_item(Some(item))
+                        .send()
+                        .await
+                        .expect("put");
                 }
                 5..=7 => {
                     let (name, value) = (format!("a{}", self.rng.u8(0..6)), self.value(2));
@@ -79,7 +91,13 @@ impl Workload {
                     update.send().await.expect("update");
                 }
                 _ => {
-                    client.delete_item().table_name(table).set_key(Some(key)).send().await.expect("delete");
+                    client
+                        .delete_item()
+                        .table_name(table)
+                        .set_key(Some(key))
+                        .send()
+                        .await
+                        .expect("delete");
                 }
             }
         }
@@ -88,18 +106,25 @@ impl Workload {
     fn key(&mut self, shape: &TableShape) -> HashMap<String, AttributeValue> {
         let mut key = HashMap::new();
         let id = self.rng.usize(0..self.keys);
-        key.insert(shape.partition_key.name.into(), key_value(shape.partition_key.kind, id % 7));
+        key.insert(
+            shape.partition_key.name.into(),
+            key_value(shape.partition_key.kind, id % 7),
+        );
         if let Some(sk) = shape.sort_key {
             key.insert(sk.name.into(), key_value(sk.kind, id));
         } else {
-            key.insert(shape.partition_key.name.into(), key_value(shape.partition_key.kind, id));
+            key.insert(
+                shape.partition_key.name.into(),
+                key_value(shape.partition_key.kind, id),
+            );
         }
         key
     }
 
     fn item(&mut self, depth: u8) -> HashMap<String, AttributeValue> {
-        let mut item: HashMap<String, AttributeValue> =
-            (0..self.rng.usize(1..8)).map(|i| (format!("a{i}"), self.value(depth))).collect();
+        let mut item: HashMap<String, AttributeValue> = (0..self.rng.usize(1..8))
+            .map(|i| (format!("a{i}"), self.value(depth)))
+            .collect();
         if self.rng.u8(0..25) == 0 {
             // A large item: DynamoDB's limit is 400 KB.
             // ASCII, so that its size in bytes is known: up to 350 KB with the rest.
@@ -124,8 +149,16 @@ impl Workload {
             5 => AttributeValue::Ss(self.distinct(|w| w.string(8))),
             6 => AttributeValue::Ns(self.distinct(|w| w.number())),
             7 => AttributeValue::Bs(self.distinct(|w| Blob::new(w.bytes()))),
-            8 => AttributeValue::M((0..self.rng.usize(0..4)).map(|i| (format!("m{i}"), self.value(depth - 1))).collect()),
-            _ => AttributeValue::L((0..self.rng.usize(0..4)).map(|_| self.value(depth - 1)).collect()),
+            8 => AttributeValue::M(
+                (0..self.rng.usize(0..4))
+                    .map(|i| (format!("m{i}"), self.value(depth - 1)))
+                    .collect(),
+            ),
+            _ => AttributeValue::L(
+                (0..self.rng.usize(0..4))
+                    .map(|_| self.value(depth - 1))
+                    .collect(),
+            ),
         }
     }
 
@@ -142,7 +175,9 @@ impl Workload {
 
     /// Up to 38 significant digits, sometimes fractional or negative.
     fn number(&mut self) -> String {
-        let digits: String = (0..self.rng.usize(1..=38)).map(|_| self.rng.digit(10)).collect();
+        let digits: String = (0..self.rng.usize(1..=38))
+            .map(|_| self.rng.digit(10))
+            .collect();
         let digits = format!("{}{}", self.rng.u8(1..10), &digits[1..]);
         let point = self.rng.usize(0..=digits.len());
         let mut n = if point == digits.len() || point == 0 {
@@ -158,11 +193,15 @@ impl Workload {
 
     fn string(&mut self, len: usize) -> String {
         const ALPHABET: &[char] = &['a', 'Z', '0', ' ', '|', '\\', '"', 'é', '🚀', '\n', 'ß'];
-        (0..len).map(|_| ALPHABET[self.rng.usize(0..ALPHABET.len())]).collect()
+        (0..len)
+            .map(|_| ALPHABET[self.rng.usize(0..ALPHABET.len())])
+            .collect()
     }
 
     fn bytes(&mut self) -> Vec<u8> {
-        (0..self.rng.usize(1..16)).map(|_| self.rng.u8(..)).collect()
+        (0..self.rng.usize(1..16))
+            .map(|_| self.rng.u8(..))
+            .collect()
     }
 }
 

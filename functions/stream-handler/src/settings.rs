@@ -186,7 +186,7 @@ mod tests {
             ("CDC_KEY_SCHEMA", "a:b:c:d", "CDC_KEY_SCHEMA: \"a:b:c:d\""),
             ("CDC_DEADLINE_MARGIN_MS", "-5", "CDC_DEADLINE_MARGIN_MS: \"-5\" is not accepted; expected a whole number of milliseconds"),
             ("CDC_SINKS", "kafka://x", "CDC_SINKS: unknown scheme \"kafka\""),
-            ("CDC_DLQ", "sqs", "CDC_DLQ: unknown scheme \"sqs\""),
+            ("CDC_DLQ", "kafka", "CDC_DLQ: unknown scheme \"kafka\""),
         ];
         for (name, value, message) in cases {
             let err = with(&[(name, value)]).unwrap_err().to_string();

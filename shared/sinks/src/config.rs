@@ -4,10 +4,14 @@ use std::path::PathBuf;
 
 use crate::aws::AwsContext;
 use crate::dead_letter::{DeadLetterQueue, JsonLinesDeadLetters};
+use crate::dead_letter::{S3DeadLetterConfig, SqsDeadLetterConfig};
 use crate::dynamodb::DynamoDbConfig;
 use crate::fanout::FanOut;
 use crate::jsonl::JsonLinesSink;
+use crate::messaging::MessagingConfig;
+use crate::opensearch::OpenSearchConfig;
 use crate::output::LineOutput;
+use crate::s3::S3Config;
 use crate::sink::Sink;
 use crate::url::SinkUrl;
 
@@ -15,8 +19,8 @@ pub const SINKS_SETTING: &str = "CDC_SINKS";
 pub const DLQ_SETTING: &str = "CDC_DLQ";
 
 /// Sink URL forms, for error messages.
-const SINK_FORMS: &str = "stdout, file:///ABSOLUTE/PATH.jsonl, dynamodb://TABLE";
-const DLQ_FORMS: &str = "stderr, stdout, file:///ABSOLUTE/PATH.jsonl";
+const SINK_FORMS: &str = "stdout, file:///ABSOLUTE/PATH.jsonl, dynamodb://TABLE, s3://BUCKET/PREFIX, opensearch+https://HOST[:PORT]/INDEX, opensearch+http://HOST[:PORT]/INDEX, sqs://QUEUE (name or https:// URL), sns://TOPIC_ARN, kinesis://STREAM, events://BUS";
+const DLQ_FORMS: &str = "stderr, stdout, file:///ABSOLUTE/PATH.jsonl, sqs://QUEUE (name or https:// URL), s3://BUCKET/PREFIX";
 
 /// A bad `CDC_SINKS` or `CDC_DLQ`, or a sink that cannot be set up.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +59,9 @@ pub enum SinkConfig {
     Stdout,
     File { path: PathBuf },
     DynamoDb(DynamoDbConfig),
+    OpenSearch(OpenSearchConfig),
+    S3(S3Config),
+    Messaging(MessagingConfig),
 }
 
 impl SinkConfig {
@@ -87,6 +94,13 @@ impl SinkConfig {
                 url.finish(&[]).map(|()| SinkConfig::File { path })
             }
             "dynamodb" => DynamoDbConfig::parse(url).map(SinkConfig::DynamoDb),
+            "opensearch+https" | "opensearch+http" => {
+                OpenSearchConfig::parse(url).map(SinkConfig::OpenSearch)
+            }
+            "s3" => S3Config::parse(url).map(SinkConfig::S3),
+            "sqs" | "sns" | "kinesis" | "events" => {
+                MessagingConfig::parse(url).map(SinkConfig::Messaging)
+            }
             other => Err(ConfigError::UnknownScheme {
                 setting: SINKS_SETTING,
                 url: raw.to_owned(),
@@ -100,6 +114,9 @@ impl SinkConfig {
     pub async fn build(&self, raw: &str, aws: &AwsContext) -> Result<Box<dyn Sink>, ConfigError> {
         Ok(match self {
             SinkConfig::DynamoDb(config) => Box::new(config.build(raw, aws).await),
+            SinkConfig::OpenSearch(config) => Box::new(config.build(raw, aws).await?),
+            SinkConfig::S3(config) => Box::new(config.build(raw, aws).await),
+            SinkConfig::Messaging(config) => config.build(raw, aws).await?,
             SinkConfig::Stdout => Box::new(JsonLinesSink::new("stdout", LineOutput::Stdout)),
             SinkConfig::File { path } => Box::new(JsonLinesSink::new(
                 format!("file://{}", path.display()),
@@ -127,6 +144,8 @@ pub enum DeadLetterConfig {
     Stderr,
     Stdout,
     File { path: PathBuf },
+    Sqs(SqsDeadLetterConfig),
+    S3(S3DeadLetterConfig),
 }
 
 impl DeadLetterConfig {
@@ -144,6 +163,8 @@ impl DeadLetterConfig {
                 let path = file_path(&url)?;
                 url.finish(&[]).map(|()| DeadLetterConfig::File { path })
             }
+            "sqs" => SqsDeadLetterConfig::parse(url).map(DeadLetterConfig::Sqs),
+            "s3" => S3DeadLetterConfig::parse(url).map(DeadLetterConfig::S3),
             other => Err(ConfigError::UnknownScheme {
                 setting: DLQ_SETTING,
                 url: raw.to_owned(),
@@ -153,7 +174,7 @@ impl DeadLetterConfig {
         }
     }
 
-    pub async fn build(&self, _aws: &AwsContext) -> Result<Box<dyn DeadLetterQueue>, ConfigError> {
+    pub async fn build(&self, aws: &AwsContext) -> Result<Box<dyn DeadLetterQueue>, ConfigError> {
         Ok(match self {
             DeadLetterConfig::Stderr => {
                 Box::new(JsonLinesDeadLetters::new("stderr", LineOutput::Stderr))
@@ -165,6 +186,8 @@ impl DeadLetterConfig {
                 format!("file://{}", path.display()),
                 open(DLQ_SETTING, path)?,
             )),
+            DeadLetterConfig::Sqs(config) => Box::new(config.build(aws).await?),
+            DeadLetterConfig::S3(config) => Box::new(config.build(aws).await),
         })
     }
 }

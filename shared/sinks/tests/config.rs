@@ -35,7 +35,7 @@ fn error(spec: &str) -> String {
 fn bad_sink_urls_name_the_setting_and_what_is_accepted() {
     assert_eq!(
         error("kafka://broker/topic"),
-        "CDC_SINKS: unknown scheme \"kafka\" in \"kafka://broker/topic\"; accepted: stdout, file:///ABSOLUTE/PATH.jsonl, dynamodb://TABLE"
+        "CDC_SINKS: unknown scheme \"kafka\" in \"kafka://broker/topic\"; accepted: stdout, file:///ABSOLUTE/PATH.jsonl, dynamodb://TABLE, s3://BUCKET/PREFIX, opensearch+https://HOST[:PORT]/INDEX, opensearch+http://HOST[:PORT]/INDEX, sqs://QUEUE (name or https:// URL), sns://TOPIC_ARN, kinesis://STREAM, events://BUS"
     );
     assert_eq!(
         error("stdout?pretty=true"),

@@ -25,7 +25,11 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     async fn sink(&self, url: &str) -> Box<dyn Sink> {
-        SinkConfig::parse(url).unwrap().build(url, &self.aws).await.unwrap()
+        SinkConfig::parse(url)
+            .unwrap()
+            .build(url, &self.aws)
+            .await
+            .unwrap()
     }
 
     async fn table(&self, pk: &str, sk: Option<&str>) -> String {
@@ -35,7 +39,15 @@ impl Fixture {
     }
 
     async fn scan(&self, table: &str) -> Vec<Item> {
-        let mut items = self.client.scan().table_name(table).send().await.unwrap().items.unwrap_or_default();
+        let mut items = self
+            .client
+            .scan()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default();
         items.sort_by_key(|i| format!("{:?}{:?}", i.get("pk"), i.get("sk")));
         items
     }
@@ -87,8 +99,15 @@ async fn replica_applies_changes_and_keeps_the_version() {
     assert_eq!(n(&a, "n"), "3");
     assert_eq!(n(&a, "_cdc_version"), "1795278195000");
     let b = f.get(&table, "b", "v0").await.unwrap();
-    assert_eq!(b.get("_cdc_deleted"), Some(&AttributeValue::Bool(true)), "a tombstone");
-    assert!(b.get("n").is_none(), "tombstones hold only keys and bookkeeping");
+    assert_eq!(
+        b.get("_cdc_deleted"),
+        Some(&AttributeValue::Bool(true)),
+        "a tombstone"
+    );
+    assert!(
+        !b.contains_key("n"),
+        "tombstones hold only keys and bookkeeping"
+    );
     assert!(b.contains_key("_cdc_expires_at"));
     // Only each item's last change was written.
     assert_eq!(sink.api_calls(), 2);
@@ -99,17 +118,46 @@ async fn replica_ignores_older_versions_so_replays_and_late_snapshots_converge()
     let f = fixture();
     let table = f.table("pk", Some("sk")).await;
     let sink = f.sink(&format!("dynamodb://{table}")).await;
-    let newer = vec![rec("src", 10, "MODIFY", "a", 10), rec("src", 11, "REMOVE", "b", 0)];
-    assert!(sink.write(&changes(&newer), deadline()).await.failures.is_empty());
+    let newer = vec![
+        rec("src", 10, "MODIFY", "a", 10),
+        rec("src", 11, "REMOVE", "b", 0),
+    ];
+    assert!(sink
+        .write(&changes(&newer), deadline())
+        .await
+        .failures
+        .is_empty());
     // A replay of older records, and a snapshot copy of the deleted item, arrive late.
-    let older = vec![rec("src", 5, "MODIFY", "a", 5), rec("src", 6, "INSERT", "b", 6)];
-    assert!(sink.write(&changes(&older), deadline()).await.failures.is_empty());
+    let older = vec![
+        rec("src", 5, "MODIFY", "a", 5),
+        rec("src", 6, "INSERT", "b", 6),
+    ];
+    assert!(sink
+        .write(&changes(&older), deadline())
+        .await
+        .failures
+        .is_empty());
     assert_eq!(n(&f.get(&table, "a", "v0").await.unwrap(), "n"), "10");
     let b = f.get(&table, "b", "v0").await.unwrap();
-    assert_eq!(b.get("_cdc_deleted"), Some(&AttributeValue::Bool(true)), "the deleted item did not come back");
+    assert_eq!(
+        b.get("_cdc_deleted"),
+        Some(&AttributeValue::Bool(true)),
+        "the deleted item did not come back"
+    );
     // Equal versions: the later write wins (ties are delivered in stream order).
-    let same_version = vec![stream_record_json("src", 10, "MODIFY", "a", "v0", Some(image("a", "v0", 99, "t")))];
-    assert!(sink.write(&changes(&same_version), deadline()).await.failures.is_empty());
+    let same_version = vec![stream_record_json(
+        "src",
+        10,
+        "MODIFY",
+        "a",
+        "v0",
+        Some(image("a", "v0", 99, "t")),
+    )];
+    assert!(sink
+        .write(&changes(&same_version), deadline())
+        .await
+        .failures
+        .is_empty());
     assert_eq!(n(&f.get(&table, "a", "v0").await.unwrap(), "n"), "99");
 }
 
@@ -117,11 +165,24 @@ async fn replica_ignores_older_versions_so_replays_and_late_snapshots_converge()
 async fn replica_without_tombstones_deletes() {
     let f = fixture();
     let table = f.table("pk", Some("sk")).await;
-    let sink = f.sink(&format!("dynamodb://{table}?tombstones=false")).await;
-    let raw = vec![rec("src", 1, "INSERT", "a", 1), rec("src", 2, "INSERT", "b", 2)];
-    assert!(sink.write(&changes(&raw), deadline()).await.failures.is_empty());
+    let sink = f
+        .sink(&format!("dynamodb://{table}?tombstones=false"))
+        .await;
+    let raw = vec![
+        rec("src", 1, "INSERT", "a", 1),
+        rec("src", 2, "INSERT", "b", 2),
+    ];
+    assert!(sink
+        .write(&changes(&raw), deadline())
+        .await
+        .failures
+        .is_empty());
     let raw = vec![rec("src", 3, "REMOVE", "a", 0)];
-    assert!(sink.write(&changes(&raw), deadline()).await.failures.is_empty());
+    assert!(sink
+        .write(&changes(&raw), deadline())
+        .await
+        .failures
+        .is_empty());
     assert!(f.get(&table, "a", "v0").await.is_none());
     assert!(f.get(&table, "b", "v0").await.is_some());
 }
@@ -131,14 +192,34 @@ async fn table_placeholder_routes_each_source_table() {
     let f = fixture();
     let prefix = unique("route");
     for source in ["orders", "users"] {
-        create_table(&f.client, &format!("{prefix}-{source}"), "pk", Some("sk"), false).await;
+        create_table(
+            &f.client,
+            &format!("{prefix}-{source}"),
+            "pk",
+            Some("sk"),
+            false,
+        )
+        .await;
     }
     let sink = f.sink(&format!("dynamodb://{prefix}-{{table}}")).await;
-    let raw = vec![rec("orders", 1, "INSERT", "o", 1), rec("users", 2, "INSERT", "u", 2)];
-    assert!(sink.write(&changes(&raw), deadline()).await.failures.is_empty());
-    assert!(f.get(&format!("{prefix}-orders"), "o", "v0").await.is_some());
+    let raw = vec![
+        rec("orders", 1, "INSERT", "o", 1),
+        rec("users", 2, "INSERT", "u", 2),
+    ];
+    assert!(sink
+        .write(&changes(&raw), deadline())
+        .await
+        .failures
+        .is_empty());
+    assert!(f
+        .get(&format!("{prefix}-orders"), "o", "v0")
+        .await
+        .is_some());
     assert!(f.get(&format!("{prefix}-users"), "u", "v0").await.is_some());
-    assert!(f.get(&format!("{prefix}-orders"), "u", "v0").await.is_none());
+    assert!(f
+        .get(&format!("{prefix}-orders"), "u", "v0")
+        .await
+        .is_none());
 }
 
 #[tokio::test]
@@ -150,7 +231,14 @@ async fn an_item_over_400_kb_is_rejected_for_good_and_the_rest_is_written() {
         let big = "x".repeat(420 * 1024);
         let raw = vec![
             rec("src", 1, "INSERT", "a", 1),
-            stream_record_json("src", 2, "INSERT", "big", "v0", Some(image("big", "v0", 2, &big))),
+            stream_record_json(
+                "src",
+                2,
+                "INSERT",
+                "big",
+                "v0",
+                Some(image("big", "v0", 2, &big)),
+            ),
             rec("src", 3, "INSERT", "c", 3),
         ];
         let report = sink.write(&changes(&raw), deadline()).await;
@@ -166,11 +254,22 @@ async fn an_item_over_400_kb_is_rejected_for_good_and_the_rest_is_written() {
 async fn a_missing_table_fails_every_record_for_retry() {
     let f = fixture();
     for mode in ["replica", "history", "batch"] {
-        let sink = f.sink(&format!("dynamodb://{}?mode={mode}", unique("missing"))).await;
-        let raw = vec![rec("src", 1, "INSERT", "a", 1), rec("src", 2, "INSERT", "b", 2)];
+        let sink = f
+            .sink(&format!("dynamodb://{}?mode={mode}", unique("missing")))
+            .await;
+        let raw = vec![
+            rec("src", 1, "INSERT", "a", 1),
+            rec("src", 2, "INSERT", "b", 2),
+        ];
         let report = sink.write(&changes(&raw), deadline()).await;
         assert_eq!(report.failures.len(), 2, "{mode}");
-        assert!(report.failures.iter().all(|f| f.kind == FailureKind::Retryable), "{mode}");
+        assert!(
+            report
+                .failures
+                .iter()
+                .all(|f| f.kind == FailureKind::Retryable),
+            "{mode}"
+        );
     }
 }
 
@@ -184,9 +283,27 @@ async fn history_keeps_every_change_once_even_when_replayed() {
         rec("src", 2, "MODIFY", "a", 2),
         rec("src", 3, "REMOVE", "a", 0),
     ];
-    assert!(sink.write(&changes(&raw), deadline()).await.failures.is_empty());
-    assert!(sink.write(&changes(&raw[1..]), deadline()).await.failures.is_empty(), "a replayed suffix");
-    let items = f.client.scan().table_name(&table).send().await.unwrap().items.unwrap_or_default();
+    assert!(sink
+        .write(&changes(&raw), deadline())
+        .await
+        .failures
+        .is_empty());
+    assert!(
+        sink.write(&changes(&raw[1..]), deadline())
+            .await
+            .failures
+            .is_empty(),
+        "a replayed suffix"
+    );
+    let items = f
+        .client
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
     assert_eq!(items.len(), 3);
     let mut changes_seen: Vec<(String, String)> = items
         .iter()
@@ -200,7 +317,10 @@ async fn history_keeps_every_change_once_even_when_replayed() {
         .collect();
     changes_seen.sort();
     assert_eq!(
-        changes_seen.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>(),
+        changes_seen
+            .iter()
+            .map(|(_, e)| e.as_str())
+            .collect::<Vec<_>>(),
         ["INSERT", "MODIFY", "REMOVE"],
         "sorted by change id = in stream order"
     );
@@ -208,8 +328,13 @@ async fn history_keeps_every_change_once_even_when_replayed() {
         changes_seen[0].0,
         format!("{:020}#{:0>40}", 1_795_278_193_000u64, format!("{:021}", 1))
     );
-    let insert = items.iter().find(|i| i.get("dynamodb_event_name") == Some(&AttributeValue::S("INSERT".into()))).unwrap();
-    let Some(AttributeValue::M(document)) = insert.get("document") else { panic!("{insert:?}") };
+    let insert = items
+        .iter()
+        .find(|i| i.get("dynamodb_event_name") == Some(&AttributeValue::S("INSERT".into())))
+        .unwrap();
+    let Some(AttributeValue::M(document)) = insert.get("document") else {
+        panic!("{insert:?}")
+    };
     assert_eq!(document.get("n"), Some(&AttributeValue::N("1".into())));
 }
 
@@ -219,15 +344,32 @@ async fn batch_mode_fills_calls_and_keeps_the_last_change_per_key() {
     let table = f.table("pk", Some("sk")).await;
     let sink = f.sink(&format!("dynamodb://{table}?mode=batch")).await;
     // 1,000 inserts of 1,000 items, then the same key twice in one batch.
-    let raw: Vec<String> = (0..1000).map(|i| rec("src", i, "INSERT", &format!("k{i}"), i)).collect();
-    assert!(sink.write(&changes(&raw), deadline()).await.failures.is_empty());
+    let raw: Vec<String> = (0..1000)
+        .map(|i| rec("src", i, "INSERT", &format!("k{i}"), i))
+        .collect();
+    assert!(sink
+        .write(&changes(&raw), deadline())
+        .await
+        .failures
+        .is_empty());
     assert_eq!(sink.api_calls(), 40, "25 requests per BatchWriteItem call");
-    let raw = vec![rec("src", 2000, "MODIFY", "k1", 7), rec("src", 2001, "MODIFY", "k1", 8), rec("src", 2002, "REMOVE", "k2", 0)];
-    assert!(sink.write(&changes(&raw), deadline()).await.failures.is_empty());
+    let raw = vec![
+        rec("src", 2000, "MODIFY", "k1", 7),
+        rec("src", 2001, "MODIFY", "k1", 8),
+        rec("src", 2002, "REMOVE", "k2", 0),
+    ];
+    assert!(sink
+        .write(&changes(&raw), deadline())
+        .await
+        .failures
+        .is_empty());
     assert_eq!(n(&f.get(&table, "k1", "v0").await.unwrap(), "n"), "8");
     assert!(f.get(&table, "k2", "v0").await.is_none());
     let k3 = f.get(&table, "k3", "v0").await.unwrap();
-    assert!(!k3.contains_key("_cdc_version"), "batch mode copies items as they are");
+    assert!(
+        !k3.contains_key("_cdc_version"),
+        "batch mode copies items as they are"
+    );
     assert_eq!(f.scan(&table).await.len(), 999);
 }
 

@@ -51,10 +51,16 @@ pub fn moto_endpoint() -> String {
 
 /// Creates a DynamoDB table (on-demand, key attributes of type `S` unless given as
 /// `name:N` or `name:B`) and, when `stream` is set, a stream with both images.
-pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str, pk: &str, sk: Option<&str>, stream: bool) {
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: &str,
+    sk: Option<&str>,
+    stream: bool,
+) {
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
-        StreamViewType,
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        StreamSpecification, StreamViewType,
     };
     let attribute = |spec: &str, key_type: KeyType| {
         let (name, kind) = spec.split_once(':').unwrap_or((spec, "S"));
@@ -64,15 +70,28 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str, pk: &s
             _ => ScalarAttributeType::S,
         };
         (
-            AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().unwrap(),
-            KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().unwrap(),
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(kind)
+                .build()
+                .unwrap(),
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+                .unwrap(),
         )
     };
-    let mut request = client.create_table().table_name(table).billing_mode(BillingMode::PayPerRequest);
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest);
     for (spec, key_type) in [(Some(pk), KeyType::Hash), (sk, KeyType::Range)] {
         if let Some(spec) = spec {
             let (definition, element) = attribute(spec, key_type);
-            request = request.attribute_definitions(definition).key_schema(element);
+            request = request
+                .attribute_definitions(definition)
+                .key_schema(element);
         }
     }
     if stream {

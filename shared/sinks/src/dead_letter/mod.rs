@@ -1,15 +1,25 @@
 //! Dead letters: records that cannot be mapped, or that a sink rejects for good, kept whole
 //! with the reason so that nothing is lost and the shard is never blocked by them.
+//!
+//! Queues: JSON Lines on stdout, stderr or a file ([`jsonl`]), an SQS queue ([`sqs`]) or S3
+//! objects ([`s3`]). Every one carries each letter as the line [`DeadLetter::write_json_line`]
+//! writes.
+
+mod jsonl;
+pub mod s3;
+pub mod sqs;
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use cdc_record::Source;
 use tokio::time::Instant;
 
-use crate::output::LineOutput;
 use crate::sink::SharedError;
+
+pub use jsonl::JsonLinesDeadLetters;
+pub use s3::S3DeadLetterConfig;
+pub use sqs::{QueueRef, SqsDeadLetterConfig};
 
 /// One record that will not reach the sinks.
 #[derive(Debug, Clone)]
@@ -74,45 +84,4 @@ pub trait DeadLetterQueue: Send + Sync {
         letters: &[DeadLetter<'_>],
         deadline: Instant,
     ) -> Result<(), DeadLetterError>;
-}
-
-/// Dead letters as JSON Lines on stdout, stderr or a file.
-pub struct JsonLinesDeadLetters {
-    name: String,
-    output: LineOutput,
-}
-
-impl JsonLinesDeadLetters {
-    pub fn new(name: impl Into<String>, output: LineOutput) -> Self {
-        JsonLinesDeadLetters {
-            name: name.into(),
-            output,
-        }
-    }
-}
-
-#[async_trait]
-impl DeadLetterQueue for JsonLinesDeadLetters {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    async fn send(
-        &self,
-        letters: &[DeadLetter<'_>],
-        _deadline: Instant,
-    ) -> Result<(), DeadLetterError> {
-        if letters.is_empty() {
-            return Ok(());
-        }
-        let mut out = Vec::new();
-        for letter in letters {
-            letter.write_json_line(&mut out);
-        }
-        self.output.write(out).await.map_err(|e| DeadLetterError {
-            queue: self.name.clone(),
-            sent: 0,
-            error: Arc::new(e),
-        })
-    }
 }

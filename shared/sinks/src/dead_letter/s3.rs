@@ -1,0 +1,118 @@
+//! `CDC_DLQ=s3://BUCKET/PREFIX`: one JSON Lines object per `send`, one letter per line.
+//!
+//! Key: `PREFIX/date=YYYY-MM-DD/FIRST-HASH.jsonl`, where the date is today's (UTC; letters
+//! carry no reliable time of their own), FIRST the first letter's sequence number (or its
+//! source, `stream` or `export`, when it has none) and HASH the first 16 hex digits of the
+//! SHA-256 of the object's content. A retried `send` of the same letters therefore overwrites
+//! its object (unless the retry happens after midnight UTC, when it adds a second copy under
+//! the next date). The object is written whole or not at all, so on failure no letter counts
+//! as sent. Objects are not compressed: dead letters are few, and operators read them as is.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_s3::primitives::ByteStream;
+use tokio::time::{timeout_at, Instant};
+
+use super::{DeadLetter, DeadLetterError, DeadLetterQueue};
+use crate::aws::AwsContext;
+use crate::config::ConfigError;
+use crate::s3::{
+    bucket_and_prefix, call_error, client, key_safe, sha256_hex, utc_date, with_slash,
+};
+use crate::sink::{DeadlineExceeded, SharedError};
+use crate::url::SinkUrl;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3DeadLetterConfig {
+    /// `CDC_DLQ` as given, naming the queue.
+    pub raw: String,
+    pub bucket: String,
+    /// Without leading or trailing `/`; may be empty.
+    pub prefix: String,
+}
+
+impl S3DeadLetterConfig {
+    pub fn parse(url: SinkUrl<'_>) -> Result<Self, ConfigError> {
+        let (bucket, prefix) = bucket_and_prefix(&url, "s3://BUCKET/PREFIX")?;
+        if url.target.contains("{table}") {
+            return Err(url.invalid(
+                "{table} is not allowed here: one object holds the letters of one batch, whatever their table",
+            ));
+        }
+        let config = S3DeadLetterConfig {
+            raw: url.raw.to_owned(),
+            bucket,
+            prefix,
+        };
+        url.finish(&[])?;
+        Ok(config)
+    }
+
+    pub async fn build(&self, aws: &AwsContext) -> S3DeadLetters {
+        S3DeadLetters {
+            client: client(aws).await,
+            config: self.clone(),
+        }
+    }
+}
+
+pub struct S3DeadLetters {
+    client: aws_sdk_s3::Client,
+    config: S3DeadLetterConfig,
+}
+
+#[async_trait]
+impl DeadLetterQueue for S3DeadLetters {
+    fn name(&self) -> &str {
+        &self.config.raw
+    }
+
+    async fn send(
+        &self,
+        letters: &[DeadLetter<'_>],
+        deadline: Instant,
+    ) -> Result<(), DeadLetterError> {
+        let Some(first) = letters.first() else {
+            return Ok(());
+        };
+        let mut body = Vec::new();
+        for letter in letters {
+            letter.write_json_line(&mut body);
+        }
+        let key = format!(
+            "{}date={}/{}-{}.jsonl",
+            with_slash(&self.config.prefix),
+            utc_date(now_ms()),
+            match &first.sequence_number {
+                Some(seq) => key_safe(seq),
+                None => first.source.as_str().to_owned(),
+            },
+            &sha256_hex(&body)[..16],
+        );
+        let call = self
+            .client
+            .put_object()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .content_type(crate::s3::CONTENT_TYPE)
+            .body(ByteStream::from(body))
+            .send();
+        let error: SharedError = match timeout_at(deadline, call).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => Arc::new(call_error(&e)),
+            Err(_) => Arc::new(DeadlineExceeded),
+        };
+        Err(DeadLetterError {
+            queue: self.config.raw.clone(),
+            sent: 0,
+            error,
+        })
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

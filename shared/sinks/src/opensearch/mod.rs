@@ -1,0 +1,296 @@
+//! `opensearch+https://HOST[:PORT]/INDEX` (and `opensearch+http://` for local clusters): each
+//! change becomes an operation of the Bulk API (`POST /_bulk`, NDJSON).
+//!
+//! - INDEX (`Action::Index`) → `{"index":{"_index":INDEX,"_id":primary_key,"version":
+//!   document_version,"version_type":"external_gte"}}` and the document (`{}` if none);
+//!   REMOVE (`Action::Delete`) → the same `delete` operation without a document.
+//! - `external_gte` makes every write idempotent and order-proof: a replayed or late change
+//!   with an older version is refused with a 409 version conflict, which counts as success
+//!   (the index already holds something newer). A delete leaves a version tombstone that
+//!   OpenSearch keeps for `index.gc_deletes` (60 s by default): a snapshot copy of a deleted
+//!   item that arrives later than that is indexed again, so raise `index.gc_deletes` on the
+//!   index for the duration of an initial load that overlaps the stream.
+//! - Within one write only each document's last change is sent (the earlier ones would be
+//!   superseded anyway), so no `_id` appears in two requests and the requests of one write
+//!   can run concurrently. Requests are capped at `max_bytes`.
+//! - Per item: 2xx, a version conflict, or deleting a missing document → accepted; 429, 5xx,
+//!   access, missing or blocked index → retried with backoff until the deadline, then
+//!   reported retryable; any other 4xx (mapping errors) → permanent (dead-lettered). A whole
+//!   request failing with a connection error, 408, 429 or 5xx is retried likewise; 413 halves
+//!   the request (a single operation too large is permanent); 401, 403 and other 4xx fail its
+//!   records as retryable at once: credentials and settings get fixed, records must not be
+//!   lost.
+//!
+//! `{table}` in INDEX stands for the source table's name in lowercase (index names must be
+//! lowercase).
+//!
+//! Options:
+//! - `auth=none|sigv4|basic`: default `sigv4` for `opensearch+https`, `none` for
+//!   `opensearch+http`.
+//! - `service=es|aoss` (sigv4): the service signed for; default `aoss` when HOST ends with
+//!   `.aoss.amazonaws.com`, else `es`. Serverless collections need the search collection
+//!   type (time-series collections do not accept custom `_id`s).
+//! - `region=` (sigv4): default the AWS configuration's region (`AWS_REGION`).
+//! - `secret=SECRET_ID` (basic, required): a Secrets Manager secret whose SecretString is
+//!   `{"username": ..., "password": ...}`, read once at cold start.
+//! - `max_bytes=` bulk request size cap, default 5 MiB (managed domains accept 10 MiB or
+//!   more).
+//! - `timeout_ms=` per HTTP request, default 30000.
+//! - `concurrency=` bulk requests in flight per write, default 4.
+
+mod auth;
+mod bulk;
+mod write;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cdc_record::ChangeRecord;
+use tokio::time::Instant;
+
+use crate::aws::AwsContext;
+use crate::config::{ConfigError, SINKS_SETTING};
+use crate::per_table::PerTable;
+use crate::sink::{Sink, WriteReport};
+use crate::url::SinkUrl;
+
+pub use auth::{AuthConfig, SigV4Service};
+pub use bulk::ItemError;
+
+pub(crate) const NDJSON: &str = "application/x-ndjson";
+
+pub(crate) const OPTIONS: &[&str] = &[
+    "auth",
+    "service",
+    "region",
+    "secret",
+    "max_bytes",
+    "timeout_ms",
+    "concurrency",
+];
+
+const FORM: &str = "expected opensearch+https://HOST[:PORT]/INDEX or opensearch+http://HOST[:PORT]/INDEX ({table} allowed in INDEX)";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSearchConfig {
+    /// `https://HOST[:PORT]` (or `http://`), without a trailing slash.
+    pub endpoint: String,
+    pub index: PerTable,
+    pub auth: AuthConfig,
+    pub max_bytes: usize,
+    pub timeout: Duration,
+    pub concurrency: usize,
+}
+
+impl OpenSearchConfig {
+    pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
+        let scheme = match url.scheme {
+            "opensearch+https" => "https",
+            "opensearch+http" => "http",
+            _ => return Err(url.invalid(FORM)),
+        };
+        let Some((authority, index)) = url.target.split_once('/') else {
+            return Err(url.invalid(FORM));
+        };
+        let endpoint = endpoint(&url, scheme, authority)?;
+        check_index(&url, index)?;
+        let auth = auth_options(&mut url, scheme, authority)?;
+        let max_bytes = url
+            .number("max_bytes", 1024..=100 << 20)?
+            .unwrap_or(5 << 20);
+        let timeout_ms = url.number("timeout_ms", 100..=900_000)?.unwrap_or(30_000);
+        let concurrency = url.number("concurrency", 1..=64)?.unwrap_or(4);
+        let config = OpenSearchConfig {
+            endpoint,
+            index: PerTable::new(index),
+            auth,
+            max_bytes: max_bytes as usize,
+            timeout: Duration::from_millis(timeout_ms),
+            concurrency: concurrency as usize,
+        };
+        url.finish(OPTIONS)?;
+        Ok(config)
+    }
+
+    /// Creates the HTTP client and resolves authentication (reads the basic-auth secret).
+    pub async fn build(&self, name: &str, aws: &AwsContext) -> Result<OpenSearchSink, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            setting: SINKS_SETTING,
+            url: name.to_owned(),
+            message,
+        };
+        let client = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout.min(Duration::from_secs(5)))
+            // A redirected request would lose its body or its signature: report it instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| invalid(format!("cannot create the HTTP client: {e}")))?;
+        let auth = auth::Auth::build(&self.auth, aws)
+            .await
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok(OpenSearchSink {
+            name: name.to_owned(),
+            bulk_url: format!("{}/_bulk", self.endpoint),
+            client,
+            auth,
+            config: self.clone(),
+            calls: AtomicU64::new(0),
+        })
+    }
+}
+
+/// `HOST[:PORT]` → `scheme://HOST[:PORT]`, checked to be nothing more than that.
+fn endpoint(url: &SinkUrl<'_>, scheme: &str, authority: &str) -> Result<String, ConfigError> {
+    if authority.contains('@') {
+        return Err(url.invalid(
+            "credentials do not belong in the URL: use auth=basic&secret=SECRET_ID \
+             (a Secrets Manager secret) or auth=sigv4",
+        ));
+    }
+    let endpoint = format!("{scheme}://{authority}");
+    match reqwest::Url::parse(&endpoint) {
+        Ok(parsed)
+            if !authority.is_empty()
+                && parsed.host_str().is_some()
+                && parsed.path() == "/"
+                && parsed.query().is_none()
+                && parsed.fragment().is_none() =>
+        {
+            Ok(endpoint)
+        }
+        Ok(_) => Err(url.invalid(format!("{authority:?} is not HOST[:PORT]; {FORM}"))),
+        Err(e) => Err(url.invalid(format!("{authority:?} is not HOST[:PORT] ({e}); {FORM}"))),
+    }
+}
+
+/// OpenSearch's index name rules, checked on the literal part of the template.
+fn check_index(url: &SinkUrl<'_>, index: &str) -> Result<(), ConfigError> {
+    let bad = |problem: String| Err(url.invalid(format!("bad index {index:?}: {problem}")));
+    let literal = index.replace("{table}", "");
+    if index.is_empty() {
+        return bad("the index name is missing".into());
+    }
+    if index.len() > 255 {
+        return bad("an index name has at most 255 bytes".into());
+    }
+    if index == "." || index == ".." {
+        return bad("an index cannot be named . or ..".into());
+    }
+    if index.starts_with(['_', '-', '+']) {
+        return bad("an index name cannot start with _, - or +".into());
+    }
+    if literal.contains(['{', '}']) {
+        return bad("only {table} can be substituted in the index name".into());
+    }
+    match literal
+        .chars()
+        .find(|c| c.is_uppercase() || "\\/*?\"<>|, #:".contains(*c))
+    {
+        Some(c) => bad(format!(
+            "an index name must be lowercase, without spaces or any of \\/*?\"<>|,#: (found {c:?})"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn auth_options(
+    url: &mut SinkUrl<'_>,
+    scheme: &str,
+    authority: &str,
+) -> Result<AuthConfig, ConfigError> {
+    let default = if scheme == "https" { "sigv4" } else { "none" };
+    let kind = url
+        .choice("auth", &["none", "sigv4", "basic"])?
+        .unwrap_or(default);
+    let service = url.choice("service", &["es", "aoss"])?;
+    let region = url.option("region");
+    let secret = url.option("secret");
+    let only = |option: &str, given: bool, auth: &str| {
+        if given {
+            Err(url.invalid(format!(
+                "option {option} is only for auth={auth} (this URL has auth={kind})"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    match kind {
+        "sigv4" => {
+            only("secret", secret.is_some(), "basic")?;
+            let host = authority
+                .rsplit_once(':')
+                .map_or(authority, |(host, _)| host);
+            let service = match service {
+                Some("aoss") => SigV4Service::Aoss,
+                Some(_) => SigV4Service::Es,
+                None if host.ends_with(".aoss.amazonaws.com") => SigV4Service::Aoss,
+                None => SigV4Service::Es,
+            };
+            if region.as_deref() == Some("") {
+                return Err(url.invalid("option region is empty"));
+            }
+            Ok(AuthConfig::SigV4 { service, region })
+        }
+        "basic" => {
+            only("service", service.is_some(), "sigv4")?;
+            only("region", region.is_some(), "sigv4")?;
+            match secret {
+                Some(secret) if !secret.is_empty() => Ok(AuthConfig::Basic { secret }),
+                _ => Err(url.invalid(
+                    "auth=basic needs secret=SECRET_ID: a Secrets Manager secret holding \
+                     {\"username\": ..., \"password\": ...}",
+                )),
+            }
+        }
+        _ => {
+            only("service", service.is_some(), "sigv4")?;
+            only("region", region.is_some(), "sigv4")?;
+            only("secret", secret.is_some(), "basic")?;
+            Ok(AuthConfig::None)
+        }
+    }
+}
+
+pub struct OpenSearchSink {
+    name: String,
+    bulk_url: String,
+    client: reqwest::Client,
+    auth: auth::Auth,
+    config: OpenSearchConfig,
+    calls: AtomicU64,
+}
+
+#[async_trait]
+impl Sink for OpenSearchSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn write(&self, records: &[ChangeRecord<'_>], deadline: Instant) -> WriteReport {
+        write::write(self, records, deadline).await
+    }
+
+    fn api_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+}
+
+impl OpenSearchSink {
+    fn count_call(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// An error with its causes, for messages that must say why (connection refused, ...).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,392 @@
+//! `s3://BUCKET/PREFIX`: change records as JSON Lines objects, for a data lake.
+//!
+//! Each batch becomes one object per table and UTC date (of `dynamodb_timestamp`), holding
+//! that group's change records in batch order, one [`ChangeRecord::write_json_line`] per line,
+//! gzip-compressed unless `?gzip=false`:
+//!
+//! ```text
+//! PREFIX/table=TABLE/date=YYYY-MM-DD/FIRSTSEQ-LASTSEQ.jsonl.gz      stream records
+//! PREFIX/table=TABLE/date=YYYY-MM-DD/export-VERSION-HASH.jsonl.gz   export items
+//! ```
+//!
+//! **Names come from the source position**, so a retried identical batch overwrites its
+//! objects instead of adding copies. For stream records FIRSTSEQ and LASTSEQ are the sequence
+//! numbers of the group's first and last record: one shard's records are contiguous in a
+//! batch, so the range names exactly the records inside. Export items have no sequence
+//! number, and a change record does not know its export file or line, so their name is the
+//! group's `document_version` (one per export, so a later export's items never overwrite an
+//! earlier export's object) and the first 32 hex digits of a SHA-256 over the group's primary
+//! keys and versions in order: an item appears once per export, so two different chunks of an
+//! export never share a name, while the same chunk processed again does. (A hash of the first
+//! key alone plus a count would collide when one item starts two chunks of different
+//! exports of equal length; the hash over every key costs microseconds.)
+//!
+//! **Replayed suffixes.** Lambda retries a partly failed batch from the failed record on, so
+//! the retry's range starts later than the first attempt's and makes a new object that
+//! overlaps the earlier one (the earlier one is not deleted: it may have been read already).
+//! The same happens when Lambda re-batches a shard differently. Readers deduplicate by
+//! (`primary_key`, `sequence_number`) for stream records and (`primary_key`,
+//! `document_version`) for export items; every line carries them.
+//!
+//! **Failures.** A failed `PutObject` fails every record of that object: retryable unless the
+//! service says the request itself is invalid ([`crate::retry::classify`]). A missing bucket
+//! (`NoSuchBucket`) is retryable on purpose: it is fixed by an operator, and the records must
+//! stay in the stream until then. The objects of one batch are uploaded concurrently.
+//!
+//! `{table}` may appear in BUCKET or PREFIX. When an endpoint URL is configured
+//! (`AWS_ENDPOINT_URL`, emulators, S3-compatible stores) the client addresses buckets
+//! path-style, since such endpoints rarely resolve `BUCKET.host`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_types::date_time::{DateTime, Format};
+use cdc_record::ChangeRecord;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use futures::stream::{self, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::time::{timeout_at, Instant};
+
+use crate::aws::AwsContext;
+use crate::config::ConfigError;
+use crate::per_table::PerTable;
+use crate::retry::{failure, CallError};
+use crate::sink::{DeadlineExceeded, Failure, FailureKind, SharedError, Sink, WriteReport};
+use crate::url::SinkUrl;
+
+pub(crate) const OPTIONS: &[&str] = &["gzip"];
+
+/// Objects of one batch in flight at once.
+const CONCURRENCY: usize = 16;
+
+/// S3 keys are at most 1024 bytes; what we append to PREFIX (table name up to 255 bytes,
+/// date, two sequence numbers) stays under 400.
+const MAX_PREFIX_BYTES: usize = 600;
+
+pub(crate) const CONTENT_TYPE: &str = "application/x-ndjson";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Config {
+    pub bucket: PerTable,
+    /// Without leading or trailing `/`; may be empty.
+    pub prefix: PerTable,
+    pub gzip: bool,
+}
+
+impl S3Config {
+    pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
+        let (bucket, prefix) = bucket_and_prefix(&url, "s3://BUCKET/PREFIX")?;
+        let gzip = url.choice("gzip", &["true", "false"])? != Some("false");
+        url.finish(OPTIONS)?;
+        Ok(S3Config {
+            bucket: PerTable::new(bucket),
+            prefix: PerTable::new(prefix),
+            gzip,
+        })
+    }
+
+    pub async fn build(&self, name: &str, aws: &AwsContext) -> S3Sink {
+        S3Sink {
+            name: name.to_owned(),
+            client: client(aws).await,
+            config: self.clone(),
+            calls: AtomicU64::new(0),
+        }
+    }
+}
+
+pub struct S3Sink {
+    name: String,
+    client: aws_sdk_s3::Client,
+    config: S3Config,
+    calls: AtomicU64,
+}
+
+#[async_trait]
+impl Sink for S3Sink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn write(&self, records: &[ChangeRecord<'_>], deadline: Instant) -> WriteReport {
+        let failures = stream::iter(groups(records))
+            .map(|group| self.put(records, group, deadline))
+            .buffer_unordered(CONCURRENCY)
+            .flat_map(stream::iter)
+            .collect()
+            .await;
+        WriteReport { failures }
+    }
+
+    fn api_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+}
+
+impl S3Sink {
+    /// Uploads one group as one object; on failure, every record of it failed.
+    async fn put(
+        &self,
+        records: &[ChangeRecord<'_>],
+        group: Group,
+        deadline: Instant,
+    ) -> Vec<Failure> {
+        let body = match self.body(records, &group.indices) {
+            Ok(body) => body,
+            Err(e) => return fail_all(&group.indices, FailureKind::Retryable, Arc::new(e)),
+        };
+        let first = &records[group.indices[0]];
+        let key = self.key(&group, records);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let call = self
+            .client
+            .put_object()
+            .bucket(self.config.bucket.for_table(&first.table_name))
+            .key(key)
+            .content_type(CONTENT_TYPE)
+            .set_content_encoding(self.config.gzip.then(|| "gzip".to_owned()))
+            .body(ByteStream::from(body))
+            .send();
+        match timeout_at(deadline, call).await {
+            Ok(Ok(_)) => Vec::new(),
+            Ok(Err(e)) => group.indices.iter().map(|&i| failure(i, &e)).collect(),
+            Err(_) => fail_all(
+                &group.indices,
+                FailureKind::Retryable,
+                Arc::new(DeadlineExceeded),
+            ),
+        }
+    }
+
+    fn body(&self, records: &[ChangeRecord<'_>], indices: &[usize]) -> std::io::Result<Vec<u8>> {
+        let mut lines = Vec::new();
+        for &i in indices {
+            records[i].write_json_line(&mut lines);
+        }
+        if !self.config.gzip {
+            return Ok(lines);
+        }
+        // GzEncoder writes mtime 0, so the same records always give the same bytes.
+        let mut gz = GzEncoder::new(Vec::with_capacity(lines.len() / 4), Compression::default());
+        gz.write_all(&lines)?;
+        gz.finish()
+    }
+
+    fn key(&self, group: &Group, records: &[ChangeRecord<'_>]) -> String {
+        let first = &records[group.indices[0]];
+        let name = match group.kind {
+            Kind::Stream => {
+                let last = &records[group.indices[group.indices.len() - 1]];
+                format!(
+                    "{}-{}",
+                    key_safe(first.sequence_number.as_deref().unwrap_or_default()),
+                    key_safe(last.sequence_number.as_deref().unwrap_or_default())
+                )
+            }
+            Kind::Export => {
+                let mut hash = Sha256::new();
+                for &i in &group.indices {
+                    let key = records[i].key.primary_key.as_bytes();
+                    // Length-prefixed, so that no two key lists hash the same bytes.
+                    hash.update((key.len() as u64).to_le_bytes());
+                    hash.update(key);
+                    hash.update(records[i].version.to_le_bytes());
+                }
+                format!("export-{}-{}", first.version, &hex(&hash.finalize())[..32])
+            }
+        };
+        let extension = if self.config.gzip {
+            "jsonl.gz"
+        } else {
+            "jsonl"
+        };
+        let table = &first.table_name;
+        format!(
+            "{}table={}/date={}/{name}.{extension}",
+            with_slash(&self.config.prefix.for_table(table)),
+            table_safe(table),
+            group.date,
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Stream,
+    Export,
+}
+
+/// The records of one object, in batch order.
+struct Group {
+    kind: Kind,
+    date: String,
+    indices: Vec<usize>,
+}
+
+/// Splits a batch by table, UTC date and kind, in order of first appearance.
+fn groups<'r>(records: &'r [ChangeRecord<'_>]) -> Vec<Group> {
+    const DAY_MS: i64 = 86_400_000;
+    let mut groups: Vec<Group> = Vec::new();
+    let mut position: HashMap<(&'r str, i64, Kind), usize> = HashMap::new();
+    for (index, record) in records.iter().enumerate() {
+        let kind = match record.sequence_number {
+            Some(_) => Kind::Stream,
+            None => Kind::Export,
+        };
+        // Days since the epoch: formatting a date once per group, not per record.
+        let day = record.timestamp_ms.div_euclid(DAY_MS);
+        let at = *position
+            .entry((&record.table_name, day, kind))
+            .or_insert_with(|| {
+                groups.push(Group {
+                    kind,
+                    date: utc_date(record.timestamp_ms),
+                    indices: Vec::new(),
+                });
+                groups.len() - 1
+            });
+        groups[at].indices.push(index);
+    }
+    groups
+}
+
+fn fail_all(indices: &[usize], kind: FailureKind, error: SharedError) -> Vec<Failure> {
+    indices
+        .iter()
+        .map(|&index| Failure {
+            index,
+            kind,
+            error: error.clone(),
+        })
+        .collect()
+}
+
+/// `YYYY-MM-DD` of a time in milliseconds since the epoch, UTC; `unknown` for a time S3 keys
+/// cannot name (beyond year 9999), which no stream or export produces.
+pub(crate) fn utc_date(epoch_ms: i64) -> String {
+    DateTime::from_millis(epoch_ms)
+        .fmt(Format::DateTime)
+        .ok()
+        .and_then(|text| {
+            let (date, _) = text.split_once('T')?;
+            (date.len() == 10).then(|| date.to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// `BUCKET/PREFIX` of an `s3://` URL: the bucket checked, the prefix without outer slashes.
+pub(crate) fn bucket_and_prefix(
+    url: &SinkUrl<'_>,
+    form: &str,
+) -> Result<(String, String), ConfigError> {
+    let (bucket, prefix) = url.target.split_once('/').unwrap_or((url.target, ""));
+    if bucket.is_empty() {
+        return Err(url.invalid(format!("missing bucket name; expected {form}")));
+    }
+    // `{table}` stands for a table name, checked by DynamoDB; the rest must be a bucket name.
+    let fixed = bucket.replace("{table}", "");
+    if let Some(bad) = fixed
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        return Err(url.invalid(format!(
+            "bucket {bucket:?} has {bad:?}; bucket names hold lowercase letters, digits, '.' and '-' (expected {form})"
+        )));
+    }
+    if !bucket.contains("{table}") && !(3..=63).contains(&bucket.len()) {
+        return Err(url.invalid(format!("bucket {bucket:?} must be 3 to 63 characters long")));
+    }
+    let prefix = prefix.trim_matches('/');
+    if prefix.len() > MAX_PREFIX_BYTES {
+        return Err(url.invalid(format!(
+            "the prefix is longer than {MAX_PREFIX_BYTES} bytes; object keys must stay under 1024"
+        )));
+    }
+    Ok((bucket.to_owned(), prefix.to_owned()))
+}
+
+/// An S3 client for the shared configuration (path-style with a custom endpoint).
+pub(crate) async fn client(aws: &AwsContext) -> aws_sdk_s3::Client {
+    let sdk = aws.config().await;
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// `prefix/`, or nothing for an empty prefix.
+pub(crate) fn with_slash(prefix: &str) -> String {
+    if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}/")
+    }
+}
+
+/// A sequence number as is when it is plain (digits, as DynamoDB's are), else a hash of it, so
+/// a malformed value can neither add `/` levels nor overlong keys.
+pub(crate) fn key_safe(text: &str) -> String {
+    if !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        text.to_owned()
+    } else {
+        format!("h{}", &sha256_hex(text.as_bytes())[..16])
+    }
+}
+
+/// A table name for a key: DynamoDB allows `[A-Za-z0-9_.-]`; anything else becomes `_`.
+fn table_safe(table: &str) -> String {
+    table
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// An SDK error as text with its full context.
+pub(crate) fn call_error(error: &(impl std::error::Error + 'static)) -> CallError {
+    CallError(aws_smithy_types::error::display::DisplayErrorContext(error).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc() {
+        assert_eq!(utc_date(1_795_278_192_000), "2026-11-21");
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(-1), "1969-12-31");
+        assert_eq!(utc_date(i64::MAX), "unknown");
+    }
+
+    #[test]
+    fn odd_sequence_numbers_are_hashed() {
+        assert_eq!(key_safe("000123"), "000123");
+        assert_eq!(key_safe("a/b").len(), 17);
+        assert_eq!(key_safe(""), key_safe(""));
+    }
+}
