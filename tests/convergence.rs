@@ -3,20 +3,29 @@
 //! records, read back through the Streams API, are delivered to stream-handler the way Lambda
 //! does — in batches, retried from the reported item, with duplicated batches and replayed
 //! suffixes — while the connection to the sinks' DynamoDB breaks at random. At the end the
-//! replica and the batch copy equal the source item for item, and the history holds every
-//! change exactly once, in per-item order.
+//! replica and the batch copy equal the source item for item, the history holds every change
+//! exactly once, the S3 objects hold every change (each object in stream order) and the SQS
+//! FIFO queue every change exactly once in per-item order.
+//!
+//! The function's AWS configuration comes from the environment, as in Lambda:
+//! `AWS_ENDPOINT_URL_DYNAMODB` (through the fault proxy), `AWS_ENDPOINT_URL_S3` and
+//! `AWS_ENDPOINT_URL_SQS` (moto), `AWS_MAX_ATTEMPTS=1` so that broken requests reach the
+//! handler instead of being retried by the SDK.
 
 use std::sync::Arc;
 
-use aws_config::retry::RetryConfig;
-use aws_config::SdkConfig;
+use std::collections::BTreeMap;
+
 use cdc_e2e::items::{live_items, scan};
 use cdc_e2e::lambda::{deliver, Delivery};
 use cdc_e2e::proxy::Proxy;
-use cdc_e2e::streams;
 use cdc_e2e::workload::{KeyAttribute, TableShape, Workload};
+use cdc_e2e::{outputs, streams};
+use cdc_record::{KeySchema, MappingOptions, StreamRecord};
 use cdc_sinks::AwsContext;
-use cdc_testkit::{create_table, dynamodb_local, dynamodb_local_endpoint, unique};
+use cdc_testkit::{
+    create_table, dynamodb_local, dynamodb_local_endpoint, moto, moto_endpoint, unique,
+};
 use stream_handler::{Settings, StreamHandler};
 
 const SEED: u64 = 0x05EE_DCDC;
@@ -48,14 +57,36 @@ fn shapes() -> Vec<(&'static str, TableShape)> {
     ]
 }
 
-/// The sinks' connection: through the fault proxy, without SDK retries, so that broken
-/// requests surface as failed records and Lambda-style retries.
-fn through(proxy: &Proxy) -> SdkConfig {
-    dynamodb_local()
-        .into_builder()
-        .endpoint_url(&proxy.endpoint)
-        .retry_config(RetryConfig::disabled())
-        .build()
+/// Points the function's AWS configuration at the emulators (this binary runs one test, so
+/// setting the environment races with nothing).
+fn environment(proxy: &Proxy) {
+    std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint);
+    std::env::set_var("AWS_ENDPOINT_URL_S3", moto_endpoint());
+    std::env::set_var("AWS_ENDPOINT_URL_SQS", moto_endpoint());
+    std::env::set_var("AWS_MAX_ATTEMPTS", "1");
+}
+
+/// Each item's sequence numbers in stream order, by primary_key.
+fn expected_per_item(
+    records: &[Box<serde_json::value::RawValue>],
+    shape: &TableShape,
+) -> BTreeMap<String, Vec<String>> {
+    let schema = KeySchema {
+        partition_key: shape.partition_key.name.into(),
+        sort_key: shape.sort_key.map(|k| k.name.into()),
+    };
+    let mut items: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for raw in records {
+        let change = StreamRecord::parse(raw.get())
+            .and_then(|r| r.into_change(&schema, &MappingOptions::default()))
+            .expect("mappable")
+            .expect("kept");
+        items
+            .entry(change.key.primary_key.into_owned())
+            .or_default()
+            .push(change.sequence_number.expect("stream record").into_owned());
+    }
+    items
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,8 +94,15 @@ async fn replica_batch_copy_and_history_converge_under_lambda_delivery_and_fault
     let source_config = dynamodb_local();
     let dynamodb = aws_sdk_dynamodb::Client::new(&source_config);
     let streams_client = aws_sdk_dynamodbstreams::Client::new(&source_config);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&moto())
+            .force_path_style(true)
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::new(&moto());
     let proxy = Proxy::start(&dynamodb_local_endpoint()).await;
-    let aws = Arc::new(AwsContext::with_config(through(&proxy)));
+    environment(&proxy);
+    let aws = Arc::new(AwsContext::new());
     let mut rng = fastrand::Rng::with_seed(SEED);
 
     for (suffix, shape) in shapes() {
@@ -109,7 +147,23 @@ async fn replica_batch_copy_and_history_converge_under_lambda_delivery_and_fault
         // Deletes of absent items and puts that change nothing make no record.
         assert!(records.len() > 250, "{} stream records", records.len());
 
-        let sinks = format!("dynamodb://{table}-replica,dynamodb://{table}-history?mode=history,dynamodb://{table}-batch?mode=batch");
+        s3.create_bucket()
+            .bucket(&table)
+            .send()
+            .await
+            .expect("bucket");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("{table}.fifo"))
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+            .send()
+            .await
+            .expect("queue")
+            .queue_url
+            .expect("queue URL");
+        let sinks = format!(
+            "dynamodb://{table}-replica,dynamodb://{table}-history?mode=history,dynamodb://{table}-batch?mode=batch,s3://{table}/cdc,sqs://{queue_url}"
+        );
         let key_schema = shape.key_schema_entry(&table);
         let settings = Settings::from_env(|name| match name {
             "CDC_SINKS" => Some(sinks.clone()),

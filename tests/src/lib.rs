@@ -4,6 +4,7 @@
 
 pub mod items;
 pub mod lambda;
+pub mod outputs;
 pub mod proxy;
 pub mod streams;
 pub mod workload;

@@ -34,13 +34,19 @@ impl AwsContext {
     pub async fn config(&self) -> &SdkConfig {
         self.config
             .get_or_init(|| async {
-                aws_config::defaults(BehaviorVersion::latest())
-                    .retry_config(
+                let mut loader = aws_config::defaults(BehaviorVersion::latest());
+                // Our retry defaults, unless the standard variables say otherwise.
+                if std::env::var_os("AWS_MAX_ATTEMPTS").is_none()
+                    && std::env::var_os("AWS_RETRY_MODE").is_none()
+                {
+                    loader = loader.retry_config(
                         RetryConfig::standard()
                             .with_max_attempts(8)
                             .with_initial_backoff(Duration::from_millis(50))
                             .with_max_backoff(Duration::from_secs(5)),
-                    )
+                    );
+                }
+                loader
                     .timeout_config(
                         TimeoutConfig::builder()
                             .connect_timeout(Duration::from_secs(3))

@@ -34,7 +34,7 @@
 //! stay in the stream until then. The objects of one batch are uploaded concurrently.
 //!
 //! `{table}` may appear in BUCKET or PREFIX. When an endpoint URL is configured
-//! (`AWS_ENDPOINT_URL`, emulators, S3-compatible stores) the client addresses buckets
+//! (`AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3`, emulators, S3-compatible stores) the client addresses buckets
 //! path-style, since such endpoints rarely resolve `BUCKET.host`.
 
 use std::collections::HashMap;
@@ -313,8 +313,11 @@ pub(crate) fn bucket_and_prefix(
 /// An S3 client for the shared configuration (path-style with a custom endpoint).
 pub(crate) async fn client(aws: &AwsContext) -> aws_sdk_s3::Client {
     let sdk = aws.config().await;
+    // The S3-only override is resolved inside the SDK's builder, which cannot be asked.
+    let custom_endpoint =
+        sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
     let config = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(sdk.endpoint_url().is_some())
+        .force_path_style(custom_endpoint)
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
