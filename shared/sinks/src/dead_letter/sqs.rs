@@ -7,13 +7,13 @@
 //! function therefore needs `sqs:GetQueueAttributes` (and `sqs:GetQueueUrl` for a name) on the
 //! queue besides `sqs:SendMessage` (which also covers `SendMessageBatch`).
 //!
-//! Letters go out with `SendMessageBatch`, in order, up to 10 per call and no more bytes per
-//! call than the queue's message size limit (SQS's limit for a whole batch is at least that).
-//! Entries SQS fails are sent again with backoff until the deadline. To a FIFO queue (name
-//! ending in `.fifo`) every letter goes with `MessageGroupId` = its table name (or
-//! `dead-letters` when unknown) and `MessageDeduplicationId` = the SHA-256 of its body, so a
-//! letter sent again within SQS's five-minute window is stored once. A standard queue may
-//! hold a letter twice after a retry.
+//! Letters go out through the `sqs://` sink's transport ([`crate::messaging`]):
+//! `SendMessageBatch` packed to SQS's limits, entries SQS fails sent again with backoff until
+//! the deadline, several calls at once (so letters may arrive in any order: each is a whole
+//! record on its own). To a FIFO queue (name ending in `.fifo`) every letter goes with
+//! `MessageGroupId` = its table name (or `dead-letters` when unknown) and
+//! `MessageDeduplicationId` = the SHA-256 of its body, so a letter sent again within SQS's
+//! five-minute window is stored once. A standard queue may hold a letter twice after a retry.
 //!
 //! **Letters SQS cannot take.** A letter larger than the queue's `MaximumMessageSize` (a
 //! stream record with both images of a 400 KB item is bigger than SQS's 256 KiB default of
@@ -23,26 +23,21 @@
 //! (`part` of `parts`, with the letter's `letter_sha256` to join them); concatenating the
 //! `text` fields in `part` order gives the letter's JSON line.
 
-use std::collections::HashSet;
-use std::ops::Range;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use tokio::time::{timeout_at, Instant};
 
 use super::{DeadLetter, DeadLetterError, DeadLetterQueue};
 use crate::aws::AwsContext;
 use crate::config::{ConfigError, DLQ_SETTING};
-use crate::retry::{classify, classify_code, Backoff, CallError};
+use crate::messaging::{deliver, ItemKey, Message, Slot, Sqs};
+use crate::per_table::PerTable;
 use crate::s3::sha256_hex;
-use crate::sink::{DeadlineExceeded, FailureKind, SharedError};
+use crate::sink::FailureKind;
 use crate::url::SinkUrl;
-
-/// SQS's limit of entries per `SendMessageBatch`.
-const MAX_ENTRIES: usize = 10;
 /// Used when the queue does not report its limit: SQS's default before 2025, the smallest a
 /// queue may have had by default.
 const DEFAULT_MAX_MESSAGE_BYTES: usize = 262_144;
@@ -50,8 +45,6 @@ const DEFAULT_MAX_MESSAGE_BYTES: usize = 262_144;
 const LOG_PART_BYTES: usize = 64 * 1024;
 /// Cold start must not hang on an unreachable queue (Lambda's init phase lasts 10 s).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(8);
-/// SQS's limit on `MessageGroupId`.
-const MAX_GROUP_ID: usize = 128;
 
 /// The queue, as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,8 +129,7 @@ impl SqsDeadLetterConfig {
             .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
         Ok(SqsDeadLetters {
             name: self.raw.clone(),
-            fifo: queue_url.ends_with(".fifo"),
-            client,
+            transport: Sqs::new(client, PerTable::new(queue_url.clone())),
             queue_url,
             max_message_bytes,
         })
@@ -163,23 +155,10 @@ fn valid_queue_name(name: &str) -> bool {
 
 pub struct SqsDeadLetters {
     name: String,
-    client: aws_sdk_sqs::Client,
     queue_url: String,
-    fifo: bool,
     max_message_bytes: usize,
-}
-
-/// One letter ready to send.
-struct Message {
-    body: String,
-    group: String,
-    sequence_number: Option<String>,
-}
-
-/// Letters `..sent` are done; the rest of the call failed with `error`.
-struct Stopped {
-    sent: usize,
-    error: SharedError,
+    /// The `sqs://` sink's transport: batching, FIFO ids, per-entry retries are the same.
+    transport: Sqs,
 }
 
 #[async_trait]
@@ -193,175 +172,84 @@ impl DeadLetterQueue for SqsDeadLetters {
         letters: &[DeadLetter<'_>],
         deadline: Instant,
     ) -> Result<(), DeadLetterError> {
-        let messages: Vec<Message> = letters.iter().map(message).collect();
-        let mut batch = 0..0;
-        let mut batch_bytes = 0;
-        for (index, message) in messages.iter().enumerate() {
-            let bytes = message.body.len();
-            if bytes > self.max_message_bytes {
-                // Earlier letters go first, so that `sent` stays a prefix.
-                self.send_batch(&messages, batch.clone(), deadline)
-                    .await
-                    .map_err(|s| self.error(s))?;
+        let mut slots = Vec::with_capacity(letters.len());
+        for (index, letter) in letters.iter().enumerate() {
+            let message = self.message(index, letter);
+            if message.body.len() > self.max_message_bytes {
                 log_unsendable(
                     &self.name,
-                    message,
+                    letter,
                     "larger than the queue's MaximumMessageSize",
                 );
-                batch = index + 1..index + 1;
-                batch_bytes = 0;
                 continue;
             }
-            if batch.len() == MAX_ENTRIES || batch_bytes + bytes > self.max_message_bytes {
-                self.send_batch(&messages, batch.clone(), deadline)
-                    .await
-                    .map_err(|s| self.error(s))?;
-                batch = index..index;
-                batch_bytes = 0;
-            }
-            batch.end = index + 1;
-            batch_bytes += bytes;
+            // Letters are independent: each its own "item", so all go in one round.
+            let item = ItemKey::new("dead-letters", &index.to_string());
+            slots.push(Slot {
+                item,
+                state: Ok(message),
+            });
         }
-        self.send_batch(&messages, batch, deadline)
-            .await
-            .map_err(|s| self.error(s))
-    }
-}
-
-impl SqsDeadLetters {
-    /// Sends `messages[range]` in one call, then again whatever SQS failed.
-    async fn send_batch(
-        &self,
-        messages: &[Message],
-        range: Range<usize>,
-        deadline: Instant,
-    ) -> Result<(), Stopped> {
-        let mut pending: Vec<usize> = range.collect();
-        let mut backoff = Backoff::default();
-        while !pending.is_empty() {
-            let entries = pending
-                .iter()
-                .map(|&i| self.entry(i, &messages[i]))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| stopped(&pending, Arc::new(e)))?;
-            let call = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send();
-            let output = match timeout_at(deadline, call).await {
-                Err(_) => return Err(stopped(&pending, Arc::new(DeadlineExceeded))),
-                Ok(Err(e)) if classify(&e) == FailureKind::Permanent => {
-                    if pending.len() == 1 {
-                        let reason = DisplayErrorContext(&e).to_string();
-                        log_unsendable(&self.name, &messages[pending[0]], &reason);
-                        return Ok(());
-                    }
-                    // One bad letter fails the whole call: send one by one to find it.
-                    for &i in &pending {
-                        Box::pin(self.send_batch(messages, i..i + 1, deadline)).await?;
-                    }
-                    return Ok(());
+        for failure in deliver(&self.transport, slots, deadline).await {
+            match failure.kind {
+                FailureKind::Permanent => log_unsendable(
+                    &self.name,
+                    &letters[failure.index],
+                    &failure.error.to_string(),
+                ),
+                FailureKind::Retryable => {
+                    return Err(DeadLetterError {
+                        queue: self.name.clone(),
+                        sent: failure.index,
+                        error: failure.error,
+                    })
                 }
-                Ok(Err(e)) => {
-                    let error = CallError(DisplayErrorContext(&e).to_string());
-                    return Err(stopped(&pending, Arc::new(error)));
-                }
-                Ok(Ok(output)) => output,
-            };
-            let sent: HashSet<usize> = output
-                .successful()
-                .iter()
-                .filter_map(|entry| entry.id().parse().ok())
-                .collect();
-            let mut last_error = String::new();
-            for failed in output.failed() {
-                let Some(i) = failed.id().parse().ok().filter(|i| pending.contains(i)) else {
-                    continue;
-                };
-                let reason = format!("{}: {}", failed.code(), failed.message().unwrap_or(""));
-                if failed.sender_fault()
-                    && classify_code(Some(failed.code())) == FailureKind::Permanent
-                {
-                    log_unsendable(&self.name, &messages[i], &reason);
-                    pending.retain(|&p| p != i);
-                } else {
-                    last_error = reason;
-                }
-            }
-            pending.retain(|i| !sent.contains(i));
-            if !pending.is_empty() && !backoff.wait(deadline).await {
-                let error = CallError(format!(
-                    "{} letters still failing at the deadline; last error: {last_error}",
-                    pending.len()
-                ));
-                return Err(stopped(&pending, Arc::new(error)));
             }
         }
         Ok(())
     }
+}
 
-    fn entry(
-        &self,
-        index: usize,
-        message: &Message,
-    ) -> Result<SendMessageBatchRequestEntry, aws_smithy_types::error::operation::BuildError> {
-        let mut entry = SendMessageBatchRequestEntry::builder()
-            .id(index.to_string())
-            .message_body(message.body.clone());
-        if self.fifo {
-            entry = entry
-                .message_group_id(message.group.clone())
-                .message_deduplication_id(sha256_hex(message.body.as_bytes()));
-        }
-        entry.build()
-    }
-
-    fn error(&self, stopped: Stopped) -> DeadLetterError {
-        DeadLetterError {
-            queue: self.name.clone(),
-            sent: stopped.sent,
-            error: stopped.error,
+impl SqsDeadLetters {
+    /// The letter's JSON line as a message; on a FIFO queue grouped by table and deduplicated
+    /// on its content, so a letter sent again within five minutes is stored once.
+    fn message(&self, index: usize, letter: &DeadLetter<'_>) -> Message {
+        let body = letter_body(letter);
+        let group = match &letter.table_name {
+            Some(table) if !table.is_empty() => table.to_string(),
+            _ => "dead-letters".to_owned(),
+        };
+        Message {
+            index,
+            destination: self.queue_url.clone(),
+            deduplication_id: sha256_hex(body.as_bytes()),
+            primary_key: group,
+            event_name: "DEAD_LETTER",
+            timestamp_ms: 0,
+            body,
+            attributes: Vec::new(),
         }
     }
 }
 
-fn message(letter: &DeadLetter<'_>) -> Message {
+fn letter_body(letter: &DeadLetter<'_>) -> String {
     let mut line = Vec::new();
     letter.write_json_line(&mut line);
     line.pop(); // the newline
-    let body = String::from_utf8(line)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    let group = match &letter.table_name {
-        Some(table) if !table.is_empty() => table.chars().take(MAX_GROUP_ID).collect(),
-        _ => "dead-letters".to_owned(),
-    };
-    Message {
-        body,
-        group,
-        sequence_number: letter.sequence_number.as_deref().map(str::to_owned),
-    }
-}
-
-/// The first letter of `pending` (sorted) and everything after it are not known to be sent.
-fn stopped(pending: &[usize], error: SharedError) -> Stopped {
-    Stopped {
-        sent: pending.iter().copied().min().unwrap_or(0),
-        error,
-    }
+    String::from_utf8(line).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Logs a letter SQS cannot take, in parts CloudWatch Logs keeps whole.
-fn log_unsendable(queue: &str, message: &Message, why: &str) {
-    let body = message.body.as_str();
+fn log_unsendable(queue: &str, letter: &DeadLetter<'_>, why: &str) {
+    let body = letter_body(letter);
+    let body = body.as_str();
     let parts = split_at_char_boundaries(body, LOG_PART_BYTES);
     let letter_sha256 = sha256_hex(body.as_bytes());
     let count = parts.len();
     for (part, text) in parts.into_iter().enumerate() {
         tracing::error!(
             queue,
-            sequence_number = message.sequence_number.as_deref(),
+            sequence_number = letter.sequence_number.as_deref(),
             letter_sha256 = letter_sha256.as_str(),
             bytes = body.len(),
             part = part + 1,

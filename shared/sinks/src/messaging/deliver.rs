@@ -23,6 +23,13 @@ pub(crate) struct ItemKey {
 }
 
 impl ItemKey {
+    pub fn new(table: &str, primary_key: &str) -> Self {
+        ItemKey {
+            table: table.to_owned(),
+            primary_key: primary_key.to_owned(),
+        }
+    }
+
     pub fn of(record: &ChangeRecord<'_>) -> Self {
         ItemKey {
             table: record.table_name.to_string(),

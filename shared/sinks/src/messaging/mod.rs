@@ -53,9 +53,11 @@ use crate::config::ConfigError;
 use crate::sink::{DeadlineExceeded, Failure, FailureKind, SharedError, Sink, WriteReport};
 use crate::url::SinkUrl;
 
+pub(crate) use deliver::{deliver, ItemKey, Slot};
 pub use eventbridge::EventBridgeConfig;
 pub use kinesis::KinesisConfig;
 pub use sns::SnsConfig;
+pub(crate) use sqs::Sqs;
 pub use sqs::SqsConfig;
 
 /// The URL schemes of this module.

@@ -62,12 +62,10 @@ impl SqsConfig {
         name: &str,
         aws: &AwsContext,
     ) -> Result<MessagingSink<Sqs>, ConfigError> {
-        let sqs = Sqs {
-            client: aws_sdk_sqs::Client::new(aws.config().await),
-            queue: self.queue.clone(),
-            urls: Mutex::new(HashMap::new()),
-            calls: Calls::default(),
-        };
+        let sqs = Sqs::new(
+            aws_sdk_sqs::Client::new(aws.config().await),
+            self.queue.clone(),
+        );
         let template = self.queue.template();
         if !is_url(template) && !template.contains("{table}") {
             sqs.queue_url(template)
@@ -98,6 +96,16 @@ pub struct Sqs {
 }
 
 impl Sqs {
+    /// A transport to `queue` (a name or URL, `{table}` allowed).
+    pub(crate) fn new(client: aws_sdk_sqs::Client, queue: PerTable) -> Self {
+        Sqs {
+            client,
+            queue,
+            urls: Mutex::new(HashMap::new()),
+            calls: Calls::default(),
+        }
+    }
+
     async fn queue_url(&self, name: &str) -> Result<String, CallFailure> {
         if let Some(url) = self
             .urls
