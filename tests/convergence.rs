@@ -208,5 +208,28 @@ async fn replica_batch_copy_and_history_converge_under_lambda_delivery_and_fault
             records.len(),
             "{suffix}: every change once in the history"
         );
+
+        let expected = expected_per_item(&records, &shape);
+        let objects = outputs::s3_objects(&s3, &table, "cdc/").await;
+        for object in &objects {
+            assert!(
+                object
+                    .windows(2)
+                    .all(|w| w[0].sequence_number < w[1].sequence_number),
+                "{suffix}: an S3 object in stream order"
+            );
+        }
+        let mut in_s3 = outputs::per_item(&objects.concat());
+        in_s3.values_mut().for_each(|seqs| {
+            seqs.sort();
+            seqs.dedup();
+        });
+        assert_eq!(in_s3, expected, "{suffix}: every change in S3");
+        let messages = outputs::sqs_messages(&sqs, &queue_url).await;
+        assert_eq!(
+            outputs::per_item(&messages),
+            expected,
+            "{suffix}: SQS FIFO: every change once, in per-item order"
+        );
     }
 }
