@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::collections::BTreeMap;
 
 use cdc_e2e::items::{live_items, scan};
-use cdc_e2e::lambda::{deliver, Delivery};
+use cdc_e2e::lambda::{deliver, handler, Delivery};
 use cdc_e2e::proxy::Proxy;
 use cdc_e2e::workload::{KeyAttribute, TableShape, Workload};
 use cdc_e2e::{outputs, streams};
@@ -26,7 +26,6 @@ use cdc_sinks::AwsContext;
 use cdc_testkit::{
     create_table, dynamodb_local, dynamodb_local_endpoint, moto, moto_endpoint, unique,
 };
-use stream_handler::{Settings, StreamHandler};
 
 const SEED: u64 = 0x05EE_DCDC;
 
@@ -165,15 +164,7 @@ async fn replica_batch_copy_and_history_converge_under_lambda_delivery_and_fault
             "dynamodb://{table}-replica,dynamodb://{table}-history?mode=history,dynamodb://{table}-batch?mode=batch,s3://{table}/cdc,sqs://{queue_url}"
         );
         let key_schema = shape.key_schema_entry(&table);
-        let settings = Settings::from_env(|name| match name {
-            "CDC_SINKS" => Some(sinks.clone()),
-            "CDC_KEY_SCHEMA" => Some(key_schema.clone()),
-            _ => None,
-        })
-        .expect("settings");
-        let handler = StreamHandler::from_settings(settings, aws.clone())
-            .await
-            .expect("handler");
+        let handler = handler(&sinks, &key_schema, aws.clone()).await;
 
         proxy.flaky(0.03, rng.u64(..));
         let delivery = Delivery {

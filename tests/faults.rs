@@ -9,11 +9,11 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use cdc_e2e::items::{live_items, scan, Canonical};
+use cdc_e2e::lambda::handler;
 use cdc_e2e::proxy::Proxy;
 use cdc_e2e::streams;
 use cdc_sinks::AwsContext;
 use cdc_testkit::{create_table, dynamodb_local, dynamodb_local_endpoint, unique};
-use stream_handler::{Settings, StreamHandler};
 use tokio::time::Instant;
 
 fn sequence_number(raw: &str) -> String {
@@ -78,16 +78,12 @@ async fn endpoint_disappearing_mid_batch_reports_the_first_record_not_written() 
         .build();
     let sinks = format!("dynamodb://{table}-replica,dynamodb://{table}-history?mode=history");
     let key_schema = format!("{table}:pk");
-    let settings = Settings::from_env(|name| match name {
-        "CDC_SINKS" => Some(sinks.clone()),
-        "CDC_KEY_SCHEMA" => Some(key_schema.clone()),
-        _ => None,
-    })
-    .expect("settings");
-    let handler =
-        StreamHandler::from_settings(settings, Arc::new(AwsContext::with_config(sinks_config)))
-            .await
-            .expect("handler");
+    let handler = handler(
+        &sinks,
+        &key_schema,
+        Arc::new(AwsContext::with_config(sinks_config)),
+    )
+    .await;
     let deadline = || Instant::now() + Duration::from_secs(60);
 
     // The endpoint takes 40 requests, then is gone.

@@ -9,6 +9,23 @@ use serde_json::value::RawValue;
 use stream_handler::StreamHandler;
 use tokio::time::Instant;
 
+/// The function as deployed with these two settings (everything else default).
+pub async fn handler(
+    sinks: &str,
+    key_schema: &str,
+    aws: std::sync::Arc<cdc_sinks::AwsContext>,
+) -> StreamHandler {
+    let settings = stream_handler::Settings::from_env(|name| match name {
+        "CDC_SINKS" => Some(sinks.to_owned()),
+        "CDC_KEY_SCHEMA" => Some(key_schema.to_owned()),
+        _ => None,
+    })
+    .expect("settings");
+    StreamHandler::from_settings(settings, aws)
+        .await
+        .expect("handler")
+}
+
 /// How hard delivery is made.
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery {

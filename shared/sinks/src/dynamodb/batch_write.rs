@@ -29,24 +29,44 @@ pub(super) async fn write_last_per_item(
     records: &[ChangeRecord<'_>],
     deadline: Instant,
 ) -> WriteReport {
+    let indices = last_change_per_item(records);
+    write_requests(sink, records, indices, plain_request, deadline).await
+}
+
+/// The record as a put of its document or a delete of its key, unguarded.
+fn plain_request(record: &ChangeRecord<'_>) -> Result<WriteRequest, Failure> {
+    match record.action {
+        Action::Index => {
+            let put = PutRequest::builder()
+                .set_item(document_item(record)?)
+                .build();
+            put.map(|p| WriteRequest::builder().put_request(p).build())
+                .map_err(|e| super::permanent(0, e))
+        }
+        Action::Delete => {
+            let delete = DeleteRequest::builder()
+                .set_key(Some(key_item(record)?))
+                .build();
+            delete
+                .map(|d| WriteRequest::builder().delete_request(d).build())
+                .map_err(|e| super::permanent(0, e))
+        }
+    }
+}
+
+/// Builds the request of each record at `indices` and writes them all.
+pub(super) async fn write_requests(
+    sink: &DynamoDbSink,
+    records: &[ChangeRecord<'_>],
+    indices: impl IntoIterator<Item = usize>,
+    request: impl Fn(&ChangeRecord<'_>) -> Result<WriteRequest, Failure>,
+    deadline: Instant,
+) -> WriteReport {
     let mut failures = Vec::new();
     let mut pending = Vec::new();
-    for index in last_change_per_item(records) {
+    for index in indices {
         let record = &records[index];
-        let request = match record.action {
-            Action::Index => document_item(record).and_then(|item| {
-                let put = PutRequest::builder().set_item(item).build();
-                put.map(|p| WriteRequest::builder().put_request(p).build())
-                    .map_err(|e| super::permanent(index, e))
-            }),
-            Action::Delete => key_item(record).and_then(|key| {
-                let delete = DeleteRequest::builder().set_key(Some(key)).build();
-                delete
-                    .map(|d| WriteRequest::builder().delete_request(d).build())
-                    .map_err(|e| super::permanent(index, e))
-            }),
-        };
-        match request {
+        match request(record) {
             Ok(request) => pending.push(Pending {
                 index,
                 table: sink.table_for(record),

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use cdc_record::ChangeRecord;
 use tokio::time::Instant;
 
-use super::batch_write::{write_all, Pending};
+use super::batch_write::write_requests;
 use super::{document_item, permanent, DynamoDbSink};
 use crate::sink::{Failure, WriteReport};
 
@@ -16,20 +16,7 @@ pub(super) async fn write(
     records: &[ChangeRecord<'_>],
     deadline: Instant,
 ) -> WriteReport {
-    let mut failures = Vec::new();
-    let mut pending = Vec::with_capacity(records.len());
-    for (index, record) in records.iter().enumerate() {
-        match history_item(record) {
-            Ok(request) => pending.push(Pending {
-                index,
-                table: sink.table_for(record),
-                request,
-            }),
-            Err(f) => failures.push(Failure { index, ..f }),
-        }
-    }
-    failures.extend(write_all(sink, pending, deadline).await);
-    WriteReport { failures }
+    write_requests(sink, records, 0..records.len(), history_item, deadline).await
 }
 
 /// `change` sorts by version, then by sequence number (both zero-padded).
