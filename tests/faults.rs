@@ -76,7 +76,10 @@ async fn endpoint_disappearing_mid_batch_reports_the_first_record_not_written() 
         .endpoint_url(&proxy.endpoint)
         .retry_config(RetryConfig::disabled())
         .build();
-    let sinks = format!("dynamodb://{table}-replica,dynamodb://{table}-history?mode=history");
+    // One request at a time per sink, so that which requests get through is deterministic.
+    let sinks = format!(
+        "dynamodb://{table}-replica?concurrency=1,dynamodb://{table}-history?mode=history&concurrency=1"
+    );
     let key_schema = format!("{table}:pk");
     let handler = handler(
         &sinks,
