@@ -100,7 +100,7 @@ impl StreamHandler {
         let parsed = batch::parse(records);
         let mut schemas = HashMap::new();
         for table in batch::tables(&parsed) {
-            let schema = self.key_schemas.get(&table).await?;
+            let schema = self.key_schemas.get(&table, stop_at).await?;
             schemas.insert(table, schema);
         }
         let mut mapped = batch::map(parsed, records, &schemas, &self.mapping);

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::KeyType;
 use cdc_record::KeySchema;
 use cdc_sinks::AwsContext;
 use tokio::sync::{Mutex, OnceCell};
+use tokio::time::{timeout_at, Instant};
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read the key schema of table {table:?} (set CDC_KEY_SCHEMA=TABLE:PARTITION_KEY[:SORT_KEY] or allow dynamodb:DescribeTable): {reason}")]
@@ -37,11 +38,23 @@ impl KeySchemas {
         }
     }
 
-    pub async fn get(&self, table: &str) -> Result<Arc<KeySchema>, KeySchemaError> {
+    /// The table's key schema, described at most once; gives up at `stop_at` so that the
+    /// invocation still ends before Lambda's deadline.
+    pub async fn get(
+        &self,
+        table: &str,
+        stop_at: Instant,
+    ) -> Result<Arc<KeySchema>, KeySchemaError> {
         if let Some(schema) = self.known.lock().await.get(table) {
             return Ok(schema.clone());
         }
-        let schema = Arc::new(self.describe(table).await?);
+        let described = timeout_at(stop_at, self.describe(table))
+            .await
+            .map_err(|_| KeySchemaError {
+                table: table.to_owned(),
+                reason: "no answer from DescribeTable before the invocation's deadline".into(),
+            })?;
+        let schema = Arc::new(described?);
         self.known
             .lock()
             .await
