@@ -1,5 +1,7 @@
 //! A loopback TCP proxy in front of an emulator that breaks connections on demand: at random
-//! (a flaky network), or for good after a number of requests (an endpoint that disappears).
+//! (a flaky network: half the broken requests never reach the emulator, the other half are
+//! applied and only their reply is lost, which is what makes idempotent writes matter), or
+//! for good after a number of requests (an endpoint that disappears).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -71,6 +73,7 @@ impl Proxy {
 async fn pipe(mut client: TcpStream, mut server: TcpStream, faults: Arc<Faults>) {
     let (mut client_read, mut client_write) = client.split();
     let (mut server_read, mut server_write) = server.split();
+    let lose_reply = AtomicBool::new(false);
     let upstream = async {
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
@@ -78,8 +81,13 @@ async fn pipe(mut client: TcpStream, mut server: TcpStream, faults: Arc<Faults>)
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
-            if request_starts(&buffer[..n]) && !admit(&faults) {
-                return; // the connection dies: the request never reaches the emulator
+            if request_starts(&buffer[..n]) {
+                match admit(&faults) {
+                    Fate::Deliver => {}
+                    // The connection dies: the request never reaches the emulator.
+                    Fate::Drop => return,
+                    Fate::LoseReply => lose_reply.store(true, Ordering::SeqCst),
+                }
             }
             if server_write.write_all(&buffer[..n]).await.is_err() {
                 return;
@@ -87,7 +95,19 @@ async fn pipe(mut client: TcpStream, mut server: TcpStream, faults: Arc<Faults>)
         }
     };
     let downstream = async {
-        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let n = match server_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if lose_reply.load(Ordering::SeqCst) {
+                return; // applied by the emulator, but the caller never hears so
+            }
+            if client_write.write_all(&buffer[..n]).await.is_err() {
+                return;
+            }
+        }
     };
     tokio::select! {
         () = upstream => {}
@@ -99,23 +119,36 @@ fn request_starts(chunk: &[u8]) -> bool {
     chunk.starts_with(b"POST ") || chunk.starts_with(b"GET ") || chunk.starts_with(b"PUT ")
 }
 
-/// Whether this request may go through.
-fn admit(faults: &Faults) -> bool {
+/// What happens to a request.
+enum Fate {
+    Deliver,
+    Drop,
+    LoseReply,
+}
+
+fn admit(faults: &Faults) -> Fate {
     if faults.down.load(Ordering::SeqCst) {
-        return false;
+        return Fate::Drop;
     }
-    let left = faults.requests_left.load(Ordering::SeqCst);
-    if left != u64::MAX {
-        if left == 0 {
-            faults.down.store(true, Ordering::SeqCst);
-            return false;
-        }
-        faults.requests_left.store(left - 1, Ordering::SeqCst);
+    let counted = faults
+        .requests_left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| match left {
+            u64::MAX => Some(u64::MAX),
+            0 => None,
+            left => Some(left - 1),
+        });
+    if counted.is_err() {
+        faults.down.store(true, Ordering::SeqCst);
+        return Fate::Drop;
     }
     let chance = *faults.reset_chance.lock().expect("lock");
-    if chance > 0.0 {
-        let seed = faults.seed.fetch_add(1, Ordering::SeqCst);
-        return fastrand::Rng::with_seed(seed).f64() >= chance;
+    let seed = faults.seed.fetch_add(1, Ordering::SeqCst);
+    let draw = fastrand::Rng::with_seed(seed).f64();
+    if draw < chance / 2.0 {
+        Fate::Drop
+    } else if draw < chance {
+        Fate::LoseReply
+    } else {
+        Fate::Deliver
     }
-    true
 }

@@ -1,9 +1,12 @@
 //! Parsing and mapping one Lambda batch, with no I/O: what goes to the sinks, what is dead-lettered.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use cdc_record::{ChangeRecord, KeySchema, MapError, MappingOptions, Source, StreamRecord};
+use cdc_record::{
+    ChangeRecord, KeySchema, MapError, MappingOptions, RecordId, Source, StreamRecord,
+};
 use cdc_sinks::DeadLetter;
 use serde_json::value::RawValue;
 
@@ -49,6 +52,7 @@ pub fn map<'a>(
         ..Default::default()
     };
     for (index, (parsed, raw)) in parsed.into_iter().zip(raws).enumerate() {
+        let table = parsed.as_ref().ok().and_then(|r| r.table_name().ok());
         let mapped = parsed.and_then(|record| {
             let table = record.table_name()?;
             match schemas.get(table.as_ref()) {
@@ -66,18 +70,24 @@ pub fn map<'a>(
                 batch.positions.push(index);
             }
             Ok(None) => batch.filtered += 1,
-            Err(error) => batch.letters.push((index, unmappable(raw.get(), error))),
+            Err(error) => batch
+                .letters
+                .push((index, unmappable(raw.get(), error, table))),
         }
     }
     batch
 }
 
-fn unmappable(raw: &str, error: MapError) -> DeadLetter<'_> {
+fn unmappable<'a>(raw: &'a str, error: MapError, table: Option<Cow<'a, str>>) -> DeadLetter<'a> {
+    let sequence_number = match &error.record {
+        RecordId::Sequence(seq) => Some(Cow::Owned(seq.clone())),
+        _ => None,
+    };
     DeadLetter {
         raw,
         reason: error.to_string(),
         source: Source::Stream,
-        sequence_number: cdc_record::sequence_number_of(raw),
-        table_name: None,
+        sequence_number,
+        table_name: table,
     }
 }

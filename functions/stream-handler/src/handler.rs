@@ -89,7 +89,19 @@ impl StreamHandler {
         let remaining = deadline
             .duration_since(SystemTime::now())
             .unwrap_or_default();
-        Instant::now() + remaining.saturating_sub(self.deadline_margin)
+        // A margin as long as the invocation would stop every batch before it starts and the
+        // shard would never advance: keep at least half the time for the work.
+        let margin = if self.deadline_margin > remaining / 2 {
+            tracing::warn!(
+                margin_ms = self.deadline_margin.as_millis() as u64,
+                remaining_ms = remaining.as_millis() as u64,
+                "CDC_DEADLINE_MARGIN_MS is more than half the invocation's time; using half"
+            );
+            remaining / 2
+        } else {
+            self.deadline_margin
+        };
+        Instant::now() + remaining - margin
     }
 
     pub async fn handle(
@@ -184,6 +196,8 @@ impl StreamHandler {
         metrics.count(names::CHANGE_EVENTS_PROCESSING_ERRORS, dead_lettered as u64);
         metrics.count(names::CHANGE_EVENTS_FILTERED, mapped.filtered as u64);
         metrics.count(names::CHANGE_EVENTS_FAILED, (total - failed_from) as u64);
+        // As Data Prepper: one progress event per batch that moved its shard forward.
+        metrics.count(names::SHARD_PROGRESS, u64::from(failed_from > 0));
         if !written.is_empty() {
             metrics.distribution(names::CHANGE_EVENT_LATENCY, Unit::Milliseconds, &written);
         }

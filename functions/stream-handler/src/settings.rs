@@ -106,7 +106,7 @@ fn key_schemas(value: Option<String>) -> Result<Vec<(String, KeySchema)>, Settin
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
         .map(|entry| {
-            let parts: Vec<&str> = entry.split(':').collect();
+            let parts: Vec<&str> = entry.split(':').map(str::trim).collect();
             match parts.as_slice() {
                 [table, pk] if !table.is_empty() && !pk.is_empty() => Ok(schema(table, pk, None)),
                 [table, pk, sk] if !table.is_empty() && !pk.is_empty() && !sk.is_empty() => {

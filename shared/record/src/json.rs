@@ -7,7 +7,8 @@
 
 use crate::value::{AttributeValue, Item};
 
-pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
+/// Appends `s` as a JSON string.
+pub fn string(out: &mut Vec<u8>, s: &str) {
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());

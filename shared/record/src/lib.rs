@@ -64,7 +64,7 @@ pub mod version;
 pub use change::{Action, ChangeRecord, Document, EventName, Source};
 pub use error::{MapError, Reason, RecordId};
 pub use export::{map_export_line, ExportSource};
-pub use json::{compact as write_compact_json, item as write_item_json};
+pub use json::{compact as write_compact_json, string as write_json_string};
 pub use key::{KeyError, KeySchema, PrimaryKey};
 pub use number::{Number, NumberError};
 pub use stream::{sequence_number_of, StreamEvent, StreamRecord};
@@ -113,7 +113,8 @@ fn shape_error<'a, T: serde::Deserialize<'a>>(raw: &'a str, location: &str) -> R
         },
         Ok(_) => Reason::Shape {
             path: ".".into(),
-            message: "rejected by the fast parser only".into(),
+            // Only called after the same parse failed, so this cannot happen; say so if it does.
+            message: "rejected once, accepted when parsed again (a bug: please report)".into(),
         },
     }
 }

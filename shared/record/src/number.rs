@@ -40,10 +40,6 @@ impl<'a> Number<'a> {
         &self.0
     }
 
-    pub fn into_owned(self) -> Number<'static> {
-        Number(Cow::Owned(self.0.into_owned()))
-    }
-
     /// The text, borrowed from the payload where the parse borrowed it.
     pub fn to_cow(&self) -> Cow<'a, str> {
         self.0.clone()

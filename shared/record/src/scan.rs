@@ -72,6 +72,17 @@ impl<'a> Scanner<'a> {
         Some((self.text.get(start..end)?, escaped))
     }
 
+    /// A string token to copy as it is: one with escapes is checked first, because JSON
+    /// validity alone lets through escapes that are no text (a lone surrogate `\ud800`), which
+    /// the typed parser rejects.
+    pub(crate) fn checked_string(&mut self) -> Scan<&'a str> {
+        let (token, escaped) = self.string()?;
+        if escaped {
+            check_escapes(token)?;
+        }
+        Some(token)
+    }
+
     /// A string's value, unescaped (allocating) only when it holds escapes.
     pub(crate) fn string_value(&mut self) -> Scan<Cow<'a, str>> {
         let (token, escaped) = self.string()?;
@@ -143,6 +154,11 @@ impl<'a> Scanner<'a> {
         }
         (self.at > start).then(|| &self.text[start..self.at])
     }
+}
+
+/// Whether the escapes of a string token decode to text.
+pub(crate) fn check_escapes(token: &str) -> Scan {
+    serde_json::from_str::<String>(token).ok().map(drop)
 }
 
 /// What a byte means to [`container_end`]: nothing, or one of these.

@@ -393,8 +393,11 @@ mod fast {
     /// A raw image, or when `transcode` the document straight away (raw if that fails: the
     /// mapping then reports why).
     fn image<'a>(s: &mut Scanner<'a>, transcode: bool) -> Scan<Option<Image<'a>>> {
+        if s.literal("null") {
+            return Some(None);
+        }
         let start = s.at;
-        if transcode && !s.literal("null") {
+        if transcode {
             if let Some(document) = crate::transcode::scan_document(s) {
                 return Some(Some(Image::Ready(document)));
             }
@@ -422,7 +425,8 @@ mod fast {
                     data.approximate_creation_date_time = if s.literal("null") {
                         None
                     } else {
-                        Some(s.number_token()?.parse().ok()?)
+                        // serde_json's own float parsing, so both paths read the same value.
+                        Some(serde_json::from_str(s.number_token()?).ok()?)
                     }
                 }
                 "Keys" => data.keys = seen.first(1).and_then(|()| raw(s))?,

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use crate::change::Document;
 use crate::json;
 use crate::number::Number;
-use crate::scan::{Scan, Scanner};
+use crate::scan::{check_escapes, Scan, Scanner};
 use crate::value::{AttributeValue, Item, Text};
 use crate::{shape_error, Reason};
 
@@ -136,6 +136,9 @@ impl<'a> Transcoder<'_, 'a, '_> {
         }
         loop {
             let (name, escaped) = self.scan.string()?;
+            if escaped {
+                check_escapes(name)?;
+            }
             self.write(name.as_bytes());
             self.scan.eat(b':')?;
             self.write(b":");
@@ -210,7 +213,7 @@ impl<'a> Transcoder<'_, 'a, '_> {
     }
 
     fn copy_string(&mut self) -> Scan {
-        let (token, _) = self.scan.string()?;
+        let token = self.scan.checked_string()?;
         self.write(token.as_bytes());
         Some(())
     }
@@ -285,6 +288,9 @@ mod tests {
             r#"{"a":{"SS":[1]}}"#,
             r#"{"a":{"X":"1"}}"#,
             r#"{"a":{"L":[{"S":"x"},]}}"#,
+            r#"{"a":{"S":"\ud800"}}"#,
+            r#"{"\ud800":{"S":"x"}}"#,
+            r#"{"a":{"SS":["ok","\udfff"]}}"#,
             r#"[]"#,
         ] {
             assert_eq!(fast(image), None, "{image}");

@@ -308,6 +308,7 @@ fn unmappable_records_name_their_sequence_number_and_reason() {
         (record("INSERT", json!({"ApproximateCreationDateTime": 1.0, "Keys": {"pk": {"S": "a"}}, "SequenceNumber": "1"})), "key attribute \"sk\" is missing"),
         (record("INSERT", json!({"ApproximateCreationDateTime": 1.0, "Keys": {"pk": {"BOOL": true}, "sk": {"S": "x"}}, "SequenceNumber": "1"})), "has type BOOL"),
         (record("INSERT", json!({"ApproximateCreationDateTime": 1.0, "Keys": keys(), "SequenceNumber": "1", "NewImage": {"x": {}}})), "empty attribute value"),
+        (record("INSERT", json!({"ApproximateCreationDateTime": 1.0, "Keys": keys(), "SequenceNumber": "1", "NewImage": {"x": {"S": "LONE"}}})).replace("LONE", "\\ud800"), "invalid at dynamodb.NewImage.x.S"),
         (record("INSERT", json!({"ApproximateCreationDateTime": "soon", "Keys": keys(), "SequenceNumber": "1"})), "invalid at dynamodb.ApproximateCreationDateTime"),
         (json!({"eventName": "INSERT", "dynamodb": {"SequenceNumber": "1"}}).to_string(), "missing eventSourceARN"),
         (record("INSERT", json!({"ApproximateCreationDateTime": 1.0, "Keys": 5, "SequenceNumber": "1"})), "invalid at dynamodb.Keys: invalid type: integer `5`"),

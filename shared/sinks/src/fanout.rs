@@ -28,10 +28,6 @@ impl FanOut {
         FanOut { sinks }
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.sinks.iter().map(|s| s.name())
-    }
-
     /// Writes `records` to all sinks concurrently; a sink still writing at `deadline` has
     /// failed every record of the batch (retryable, since its outcome is unknown).
     pub async fn write(&self, records: &[ChangeRecord<'_>], deadline: Instant) -> FanOutReport {
@@ -48,11 +44,26 @@ impl FanOut {
                 });
             (sink.name(), report)
         });
-        merge(join_all(writes).await)
+        merge(join_all(writes).await, records.len())
     }
 }
 
-fn merge(reports: Vec<(&str, WriteReport)>) -> FanOutReport {
+fn merge(mut reports: Vec<(&str, WriteReport)>, len: usize) -> FanOutReport {
+    // A sink naming a record the batch does not have is a bug in that sink: make it fail the
+    // whole batch rather than point anywhere.
+    for (name, report) in &mut reports {
+        if report.failures.iter().any(|f| f.index >= len) {
+            tracing::error!(
+                sink = *name,
+                len,
+                "sink reported a failure outside the batch"
+            );
+            let error: crate::sink::SharedError = Arc::new(crate::retry::CallError(format!(
+                "sink {name} reported a record outside the batch of {len}"
+            )));
+            *report = WriteReport::failed_from(0, len, FailureKind::Retryable, error);
+        }
+    }
     let first_retryable = reports
         .iter()
         .filter_map(|(name, report)| {

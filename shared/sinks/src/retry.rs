@@ -61,8 +61,27 @@ const PERMANENT_CODES: &[&str] = &[
     "BatchRequestTooLong",
 ];
 
+/// Validation messages that come from a destination set up wrong (a replica whose key schema
+/// is not the source's) rather than from the record: every record would fail alike, so they
+/// are retried until an operator fixes the destination, never dead-lettered one by one.
+const MISCONFIGURED_DESTINATION: &[&str] = &[
+    "key element does not match the schema",
+    "Missing the key",
+    "One of the required keys was not given a value",
+    "Type mismatch for key",
+    "Requested resource not found",
+];
+
 /// Classifies an SDK error (or an error code from a per-entry failure).
 pub fn classify(error: &impl ProvideErrorMetadata) -> FailureKind {
+    let misconfigured = error.message().is_some_and(|m| {
+        MISCONFIGURED_DESTINATION
+            .iter()
+            .any(|needle| m.contains(needle))
+    });
+    if misconfigured {
+        return FailureKind::Retryable;
+    }
     classify_code(error.code())
 }
 

@@ -92,3 +92,20 @@ impl fmt::Display for DeadlineExceeded {
 }
 
 impl Error for DeadlineExceeded {}
+
+/// The index of each destination item's last change in the batch, in batch order. A sink that
+/// keeps only an item's latest state (a replica, a search index) writes just these: the
+/// earlier changes would be overwritten within the same batch anyway. `destination_key` names
+/// the item in the destination (its table or index, and its primary key).
+pub(crate) fn last_change_per_item<K: std::hash::Hash + Eq>(
+    records: &[ChangeRecord<'_>],
+    destination_key: impl Fn(&ChangeRecord<'_>) -> K,
+) -> Vec<usize> {
+    let mut last = std::collections::HashMap::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        last.insert(destination_key(record), index);
+    }
+    let mut indices: Vec<usize> = last.into_values().collect();
+    indices.sort_unstable();
+    indices
+}

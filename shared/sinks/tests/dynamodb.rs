@@ -274,6 +274,30 @@ async fn a_missing_table_fails_every_record_for_retry() {
 }
 
 #[tokio::test]
+async fn a_destination_with_the_wrong_key_schema_is_retried_not_dead_lettered() {
+    let f = fixture();
+    for (mode, key) in [("replica", "id"), ("batch", "id"), ("history", "id")] {
+        // Every record would fail alike: an operator fixes the table, the records wait.
+        let table = f.table(key, None).await;
+        let sink = f.sink(&format!("dynamodb://{table}?mode={mode}")).await;
+        let raw = vec![
+            rec("src", 1, "INSERT", "a", 1),
+            rec("src", 2, "INSERT", "b", 2),
+        ];
+        let report = sink.write(&changes(&raw), deadline()).await;
+        assert_eq!(report.failures.len(), 2, "{mode}: {report:?}");
+        assert!(
+            report
+                .failures
+                .iter()
+                .all(|f| f.kind == FailureKind::Retryable),
+            "{mode}: {:?}",
+            report.failures[0].error.to_string()
+        );
+    }
+}
+
+#[tokio::test]
 async fn history_keeps_every_change_once_even_when_replayed() {
     let f = fixture();
     let table = f.table("primary_key", Some("change")).await;

@@ -36,10 +36,7 @@ impl DeadLetter<'_> {
     /// `{"reason", "source", "sequence_number", "table_name", "record"}` on one line; `record` is
     /// the original JSON, or a string when the original was not JSON.
     pub fn write_json_line(&self, out: &mut Vec<u8>) {
-        let json_string = |out: &mut Vec<u8>, s: &str| {
-            // Serialising a str into a Vec<u8> cannot fail.
-            let _ = serde_json::to_writer(&mut *out, s);
-        };
+        let json_string = cdc_record::write_json_string;
         out.extend_from_slice(b"{\"reason\":");
         json_string(out, &self.reason);
         out.extend_from_slice(b",\"source\":");

@@ -9,7 +9,7 @@ use cdc_record::{Action, ChangeRecord};
 use futures::stream::{self, StreamExt};
 use tokio::time::{timeout_at, Instant};
 
-use super::{document_item, key_item, last_change_per_item, DynamoDbSink};
+use super::{document_item, key_item, latest_changes, DynamoDbSink};
 use crate::retry::{classify, failure, Backoff, CallError};
 use crate::sink::{DeadlineExceeded, Failure, FailureKind, WriteReport};
 
@@ -29,7 +29,7 @@ pub(super) async fn write_last_per_item(
     records: &[ChangeRecord<'_>],
     deadline: Instant,
 ) -> WriteReport {
-    let indices = last_change_per_item(records);
+    let indices = latest_changes(sink, records);
     write_requests(sink, records, indices, plain_request, deadline).await
 }
 
@@ -133,16 +133,30 @@ async fn write_chunk(
             Ok(Err(e)) => return chunk.iter().map(|p| failure(p.index, &e)).collect(),
             Ok(Ok(output)) => output,
         };
-        let unprocessed: Vec<WriteRequest> = output
+        let unprocessed: Vec<(String, WriteRequest)> = output
             .unprocessed_items
             .unwrap_or_default()
-            .into_values()
-            .flatten()
+            .into_iter()
+            .flat_map(|(table, requests)| requests.into_iter().map(move |r| (table.clone(), r)))
             .collect();
         if unprocessed.is_empty() {
             return Vec::new();
         }
-        chunk.retain(|p| unprocessed.contains(&p.request));
+        let is_unprocessed = |p: &Pending| {
+            unprocessed
+                .iter()
+                .any(|(table, r)| *table == p.table && *r == p.request)
+        };
+        if chunk.iter().filter(|p| is_unprocessed(p)).count() != unprocessed.len() {
+            // An unprocessed request we cannot tie to its record: count none of them as written.
+            let error = CallError(format!(
+                "{} unprocessed items could not be matched to the {} requests sent",
+                unprocessed.len(),
+                chunk.len()
+            ));
+            return fail_all(&chunk, FailureKind::Retryable, Arc::new(error));
+        }
+        chunk.retain(is_unprocessed);
         if !backoff.wait(deadline).await {
             let error = CallError(format!(
                 "{} items still unprocessed at the deadline",

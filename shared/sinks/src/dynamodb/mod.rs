@@ -21,14 +21,14 @@
 //! **Batch** (`mode=batch`): `BatchWriteItem`, 25 requests per call, each item's last change
 //! in the batch only (DynamoDB rejects two requests for one key in a call), unprocessed items
 //! retried. No version guard: last writer wins, as Flink's DynamoDB sink with
-//! `overwriteByPartitionKeys`. The destination holds exactly the source items.
+//! `overwriteByPartitionKeys`. Fed by the stream alone the destination holds exactly the source
+//! items; it does not protect against a late snapshot copy (use the replica for that).
 
 mod batch_write;
 mod convert;
 mod history;
 mod replica;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,15 +134,12 @@ impl DynamoDbSink {
     }
 }
 
-/// The index of each item's last change in the batch, in batch order.
-pub(crate) fn last_change_per_item(records: &[ChangeRecord<'_>]) -> Vec<usize> {
-    let mut last: HashMap<(&str, &str), usize> = HashMap::with_capacity(records.len());
-    for (index, record) in records.iter().enumerate() {
-        last.insert((&record.table_name, &record.key.primary_key), index);
-    }
-    let mut indices: Vec<usize> = last.into_values().collect();
-    indices.sort_unstable();
-    indices
+/// Each destination item's last change in the batch (see [`crate::sink::last_change_per_item`]).
+fn latest_changes(sink: &DynamoDbSink, records: &[ChangeRecord<'_>]) -> Vec<usize> {
+    crate::sink::last_change_per_item(records, |r| {
+        let table = sink.config.table.for_table(&r.table_name);
+        (table.into_owned(), r.key.primary_key.to_string())
+    })
 }
 
 /// The document as SDK attributes (`None`: a REMOVE without document).

@@ -8,7 +8,7 @@ use cdc_record::{Action, ChangeRecord};
 use futures::stream::{self, StreamExt};
 use tokio::time::{timeout_at, Instant};
 
-use super::{document_item, key_item, last_change_per_item, DynamoDbSink};
+use super::{document_item, key_item, latest_changes, DynamoDbSink};
 use crate::retry::failure;
 use crate::sink::{DeadlineExceeded, Failure, FailureKind, WriteReport};
 
@@ -24,7 +24,7 @@ pub(super) async fn write(
     records: &[ChangeRecord<'_>],
     deadline: Instant,
 ) -> WriteReport {
-    let writes = last_change_per_item(records)
+    let writes = latest_changes(sink, records)
         .into_iter()
         .map(|index| async move {
             let outcome = match timeout_at(deadline, put(sink, &records[index])).await {

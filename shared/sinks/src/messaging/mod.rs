@@ -276,13 +276,24 @@ pub(crate) struct EntryError {
     pub message: String,
 }
 
-/// Per-entry results of an SQS- or SNS-style batch call, whose failed entries name the entry
-/// by the id we gave it (its position in the call).
+/// Per-entry results of an SQS- or SNS-style batch call, whose entries are named by the id we
+/// gave them (their position in the call). An entry counts as sent only when the response lists
+/// it as successful: one it does not mention is retried, never assumed delivered.
 pub(crate) fn results_by_id<'a>(
     len: usize,
+    successful: impl IntoIterator<Item = &'a str>,
     failed: impl IntoIterator<Item = (&'a str, &'a str, Option<&'a str>)>,
 ) -> Vec<Result<(), EntryError>> {
-    let mut results = vec![Ok(()); len];
+    let unanswered = || EntryError {
+        code: "NoResult".to_owned(),
+        message: "the response did not mention this entry".to_owned(),
+    };
+    let mut results: Vec<Result<(), EntryError>> = (0..len).map(|_| Err(unanswered())).collect();
+    for id in successful {
+        if let Some(result) = id.parse::<usize>().ok().and_then(|at| results.get_mut(at)) {
+            *result = Ok(());
+        }
+    }
     for (id, code, message) in failed {
         if let Some(result) = id.parse::<usize>().ok().and_then(|at| results.get_mut(at)) {
             *result = Err(EntryError {

@@ -96,9 +96,11 @@ impl Transport for Sns {
             .send()
             .await
             .map_err(|e| CallFailure::from_sdk(&e))?;
+        let successful = output.successful().iter().filter_map(|s| s.id());
         let failed = output.failed().iter();
         Ok(results_by_id(
             batch.len(),
+            successful,
             failed.map(|f| (f.id(), f.code(), f.message())),
         ))
     }

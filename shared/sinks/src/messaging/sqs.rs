@@ -174,9 +174,11 @@ impl Transport for Sqs {
             .send()
             .await
             .map_err(|e| CallFailure::from_sdk(&e))?;
+        let successful = output.successful().iter().map(|s| s.id());
         let failed = output.failed().iter();
         Ok(results_by_id(
             batch.len(),
+            successful,
             failed.map(|f| (f.id(), f.code(), f.message())),
         ))
     }

@@ -42,9 +42,9 @@ impl Operations {
         buf.extend_from_slice(b"{\"");
         buf.extend_from_slice(change.action.as_str().as_bytes());
         buf.extend_from_slice(b"\":{\"_index\":");
-        json_string(buf, index);
+        cdc_record::write_json_string(buf, index);
         buf.extend_from_slice(b",\"_id\":");
-        json_string(buf, &change.key.primary_key);
+        cdc_record::write_json_string(buf, &change.key.primary_key);
         buf.extend_from_slice(b",\"version\":");
         buf.extend_from_slice(change.version.to_string().as_bytes());
         buf.extend_from_slice(b",\"version_type\":\"external_gte\"}}\n");
@@ -101,11 +101,6 @@ impl Operations {
         }
         body
     }
-}
-
-fn json_string(out: &mut Vec<u8>, text: &str) {
-    // Serialising a string into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 /// What one item's result means for its record.

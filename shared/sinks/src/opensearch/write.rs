@@ -2,7 +2,7 @@
 //! sent and retried until every operation has its outcome or the deadline comes.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use cdc_record::ChangeRecord;
@@ -47,12 +47,13 @@ fn encode(sink: &OpenSearchSink, records: &[ChangeRecord<'_>]) -> (Operations, V
                 .for_table(&r.table_name.to_ascii_lowercase())
         })
         .collect();
-    let mut last: HashMap<(&str, &str), usize> = HashMap::with_capacity(records.len());
-    for (at, record) in records.iter().enumerate() {
-        last.insert((&indices[at], &record.key.primary_key), at);
-    }
-    let mut latest: Vec<usize> = last.into_values().collect();
-    latest.sort_unstable();
+    let latest = crate::sink::last_change_per_item(records, |r| {
+        let index = sink
+            .config
+            .index
+            .for_table(&r.table_name.to_ascii_lowercase());
+        (index.into_owned(), r.key.primary_key.to_string())
+    });
 
     let mut operations = Operations::with_capacity(latest.len());
     let mut failures = Vec::new();
