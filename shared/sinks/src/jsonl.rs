@@ -1,7 +1,9 @@
 //! The `stdout` and `file://` sinks: change records as JSON Lines.
 //!
 //! Appending cannot be idempotent, so a replayed batch appears twice; every line carries
-//! `primary_key`, `sequence_number` and `document_version`, by which readers deduplicate.
+//! `primary_key`, `sequence_number` and `document_version`, by which readers deduplicate. A
+//! file write still running at the deadline is reported failed but may complete afterwards
+//! (blocking file I/O cannot be cancelled): the replay then appends it again, nothing is lost.
 
 use std::sync::Arc;
 

@@ -11,7 +11,9 @@
 //! source item with its attributes as in the source plus `_cdc_version`, and tombstones for
 //! recent deletes. `tombstones=false` deletes with a conditional `DeleteItem` instead (no
 //! protection against a late snapshot). Within a batch only each item's last change is
-//! written: the earlier ones would be overwritten anyway.
+//! written: the earlier ones would be overwritten anyway. (So when that last change is rejected
+//! for good — an item over 400 KB — it goes whole to the dead-letter queue and the item keeps
+//! its state from before the batch.)
 //!
 //! **History** (`mode=history`): every change is its own item, keyed by `primary_key` (S,
 //! partition key) and `change` (S, sort key: zero-padded `document_version`, `#`, zero-padded
