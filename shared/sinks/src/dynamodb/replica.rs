@@ -71,16 +71,7 @@ async fn put(sink: &DynamoDbSink, record: &ChangeRecord<'_>) -> Result<(), Failu
                 .expression_attribute_values(":v", version)
                 .send()
                 .await;
-            return match deleted {
-                Err(e)
-                    if !e
-                        .as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    Err(failure(0, &e))
-                }
-                _ => Ok(()),
-            };
+            return unless_stale(deleted);
         }
     };
     sink.count_call();
@@ -95,15 +86,16 @@ async fn put(sink: &DynamoDbSink, record: &ChangeRecord<'_>) -> Result<(), Failu
         .expression_attribute_values(":v", version)
         .send()
         .await;
-    match put {
-        // The condition failed: a newer (or equal) version is stored, which is what we want.
-        Err(e)
-            if !e
-                .as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-        {
-            Err(failure(0, &e))
-        }
+    unless_stale(put)
+}
+
+/// A failed condition means a newer (or equal) version is already stored: the outcome we want.
+fn unless_stale<T, E>(result: Result<T, E>) -> Result<(), Failure>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+{
+    match result {
+        Err(e) if e.code() != Some("ConditionalCheckFailedException") => Err(failure(0, &e)),
         _ => Ok(()),
     }
 }
