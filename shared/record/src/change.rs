@@ -107,6 +107,10 @@ pub struct ChangeRecord<'a> {
     pub source: Source,
     /// `None` for a REMOVE under `view_on_remove = NEW_IMAGE`.
     pub document: Option<Document<'a>>,
+    /// An INSERT or MODIFY whose stream carries no new image (`KEYS_ONLY`, `OLD_IMAGE`): the
+    /// document holds the key attributes only, not the item. Sinks that keep the item's state
+    /// must not write it as the item.
+    pub keys_only: bool,
     /// The source record or export line exactly as received.
     pub raw: &'a str,
 }

@@ -58,6 +58,7 @@ pub fn map_export_line<'a>(
         ttl_delete: false,
         source: Source::Export,
         document: Some(document),
+        keys_only: false,
         raw: line,
     })
 }

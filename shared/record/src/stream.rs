@@ -211,6 +211,9 @@ impl<'a> StreamRecord<'a> {
                 ))
             }
         };
+        // KEYS_ONLY and OLD_IMAGE streams carry no new image: the document is the keys alone.
+        let keys_only =
+            matches!(event_name, EventName::Insert | EventName::Modify) && data.new_image.is_none();
         let (action, document) = match event_name {
             EventName::Insert | EventName::Modify => (
                 Action::Index,
@@ -236,6 +239,7 @@ impl<'a> StreamRecord<'a> {
             ttl_delete,
             source: Source::Stream,
             document,
+            keys_only,
             raw: self.raw,
         }))
     }

@@ -70,6 +70,7 @@ fn modify_becomes_the_documented_change_record() {
         }),
     );
     let change = map(&raw, MappingOptions::default()).unwrap();
+    assert!(!change.keys_only);
     let expected = Json::parse(
         r#"{"metadata": {"table_name": "orders", "primary_key": "o#1|v0", "partition_key": "o#1", "sort_key": "v0",
               "dynamodb_event_name": "MODIFY", "opensearch_action": "index",
@@ -165,6 +166,10 @@ fn insert_and_modify_without_new_image_carry_the_keys() {
         );
         let change = map(&raw, MappingOptions::default()).unwrap();
         assert_eq!(change.action, Action::Index);
+        assert!(
+            change.keys_only,
+            "{view}: flagged, so that sinks keeping items do not wipe them"
+        );
         assert_eq!(
             line(&change).get("document"),
             &Json::parse(r#"{"pk":"o#1","sk":"v0"}"#),

@@ -23,5 +23,7 @@ pub use dead_letter::{QueueRef, S3DeadLetterConfig, SqsDeadLetterConfig};
 pub use fanout::{FanOut, FanOutReport};
 pub use output::LineOutput;
 pub use per_table::PerTable;
-pub use sink::{DeadlineExceeded, Failure, FailureKind, SharedError, Sink, WriteReport};
+pub use sink::{
+    DeadlineExceeded, Failure, FailureKind, NoNewImage, SharedError, Sink, WriteReport,
+};
 pub use url::SinkUrl;

@@ -93,6 +93,28 @@ impl fmt::Display for DeadlineExceeded {
 
 impl Error for DeadlineExceeded {}
 
+/// A sink that keeps whole items (a replica, a search index) got a change whose stream carries
+/// no new image: writing the keys as the item would wipe its attributes. This is how the
+/// stream is set up, not something the record can fix, so it is retried (the shard waits and
+/// the iterator-age alarm fires) rather than dead-lettered record by record.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the stream carries no new image (StreamViewType KEYS_ONLY or OLD_IMAGE); this sink keeps whole items and needs NEW_IMAGE or NEW_AND_OLD_IMAGES")]
+pub struct NoNewImage;
+
+impl NoNewImage {
+    /// The failure of record `index`, if it is such a change.
+    pub(crate) fn check(index: usize, record: &ChangeRecord<'_>) -> Result<(), Failure> {
+        if record.keys_only {
+            return Err(Failure {
+                index,
+                kind: FailureKind::Retryable,
+                error: Arc::new(NoNewImage),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The index of each destination item's last change in the batch, in batch order. A sink that
 /// keeps only an item's latest state (a replica, a search index) writes just these: the
 /// earlier changes would be overwritten within the same batch anyway. `destination_key` names

@@ -298,6 +298,30 @@ async fn a_destination_with_the_wrong_key_schema_is_retried_not_dead_lettered() 
 }
 
 #[tokio::test]
+async fn a_stream_without_new_images_does_not_overwrite_items_with_their_keys() {
+    let f = fixture();
+    for mode in ["replica", "batch"] {
+        let table = f.table("pk", Some("sk")).await;
+        let sink = f.sink(&format!("dynamodb://{table}?mode={mode}")).await;
+        assert!(sink
+            .write(&changes(&[rec("src", 1, "INSERT", "a", 1)]), deadline())
+            .await
+            .failures
+            .is_empty());
+        // A KEYS_ONLY record: no NewImage.
+        let keys_only = vec![stream_record_json("src", 2, "MODIFY", "a", "v0", None)];
+        let report = sink.write(&changes(&keys_only), deadline()).await;
+        assert_eq!(report.failures.len(), 1, "{mode}");
+        assert_eq!(report.failures[0].kind, FailureKind::Retryable, "{mode}");
+        assert_eq!(
+            n(&f.get(&table, "a", "v0").await.unwrap(), "n"),
+            "1",
+            "{mode}: item kept whole"
+        );
+    }
+}
+
+#[tokio::test]
 async fn history_keeps_every_change_once_even_when_replayed() {
     let f = fixture();
     let table = f.table("primary_key", Some("change")).await;

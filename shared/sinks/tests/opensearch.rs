@@ -368,6 +368,25 @@ async fn mapping_errors_are_permanent_for_that_record_only() {
 }
 
 #[tokio::test]
+async fn a_stream_without_new_images_is_not_indexed_as_items() {
+    let fake = FakeOpenSearch::start().await;
+    let sink = sink(&fake.url("orders")).await;
+    // KEYS_ONLY: an INSERT carries no new image; indexing the keys would wipe the document.
+    let raw = vec![stream_record_json("orders", 1, "INSERT", "a", "1", None)];
+    let records = changes(&raw);
+    assert!(records[0].keys_only);
+
+    let report = sink.write(&records, soon()).await;
+
+    assert_eq!(failures(&report), vec![(0, FailureKind::Retryable)]);
+    assert!(report.failures[0]
+        .error
+        .to_string()
+        .contains("NEW_IMAGE or NEW_AND_OLD_IMAGES"));
+    assert_eq!(sink.api_calls(), 0);
+}
+
+#[tokio::test]
 async fn a_failed_request_is_retried_with_backoff() {
     let fake = FakeOpenSearch::start().await;
     let sink = sink(&fake.url("orders")).await;

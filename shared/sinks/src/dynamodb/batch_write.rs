@@ -11,7 +11,7 @@ use tokio::time::{timeout_at, Instant};
 
 use super::{document_item, key_item, latest_changes, DynamoDbSink};
 use crate::retry::{classify, failure, Backoff, CallError};
-use crate::sink::{DeadlineExceeded, Failure, FailureKind, WriteReport};
+use crate::sink::{DeadlineExceeded, Failure, FailureKind, NoNewImage, WriteReport};
 
 /// DynamoDB's limit per `BatchWriteItem` call.
 const MAX_REQUESTS: usize = 25;
@@ -35,6 +35,7 @@ pub(super) async fn write_last_per_item(
 
 /// The record as a put of its document or a delete of its key, unguarded.
 fn plain_request(record: &ChangeRecord<'_>) -> Result<WriteRequest, Failure> {
+    NoNewImage::check(0, record)?;
     match record.action {
         Action::Index => {
             let put = PutRequest::builder()

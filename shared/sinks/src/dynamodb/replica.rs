@@ -10,7 +10,7 @@ use tokio::time::{timeout_at, Instant};
 
 use super::{document_item, key_item, latest_changes, DynamoDbSink};
 use crate::retry::failure;
-use crate::sink::{DeadlineExceeded, Failure, FailureKind, WriteReport};
+use crate::sink::{DeadlineExceeded, Failure, FailureKind, NoNewImage, WriteReport};
 
 pub(crate) const VERSION: &str = "_cdc_version";
 pub(crate) const DELETED: &str = "_cdc_deleted";
@@ -46,6 +46,7 @@ pub(super) async fn write(
 }
 
 async fn put(sink: &DynamoDbSink, record: &ChangeRecord<'_>) -> Result<(), Failure> {
+    NoNewImage::check(0, record)?;
     let version = AttributeValue::N(record.version.to_string());
     let table = sink.table_for(record);
     let item = match (record.action, sink.config.tombstones) {

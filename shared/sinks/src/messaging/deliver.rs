@@ -12,9 +12,6 @@ use super::{entry_failure_kind, CallFailure, Message, MessagingError, Transport}
 use crate::retry::Backoff;
 use crate::sink::{DeadlineExceeded, Failure, FailureKind, SharedError};
 
-/// Calls in flight at once within a round (they carry different items, so order is safe).
-const CONCURRENCY: usize = 8;
-
 /// The item a record changes: order is kept per item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ItemKey {
@@ -206,7 +203,7 @@ async fn send_round<T: Transport>(
         .map(|call| send_call(transport, call.destination, call.entries, deadline))
         .collect();
     let mut outcomes = HashMap::with_capacity(messages.len());
-    let mut sending = stream::iter(calls).buffer_unordered(CONCURRENCY);
+    let mut sending = stream::iter(calls).buffer_unordered(T::CONCURRENT_CALLS);
     while let Some(call_outcomes) = sending.next().await {
         outcomes.extend(call_outcomes);
     }

@@ -75,6 +75,9 @@ pub struct Kinesis {
 #[async_trait]
 impl Transport for Kinesis {
     const SERVICE: &'static str = "Kinesis";
+    // One 500-record call already fills a shard's 1 MB/s; concurrent calls to the same shards
+    // mostly earn ProvisionedThroughputExceeded (and moto's PutRecords is not thread-safe).
+    const CONCURRENT_CALLS: usize = 1;
     const LIMITS: Limits = Limits {
         entries: 500,
         call_bytes: 5 * 1024 * 1024,

@@ -311,6 +311,8 @@ pub(crate) trait Transport: Send + Sync {
     /// Names the service in errors.
     const SERVICE: &'static str;
     const LIMITS: Limits;
+    /// Calls in flight at once within a round (they carry different items, so order is safe).
+    const CONCURRENT_CALLS: usize = 8;
 
     /// Bytes of an entry as the service counts them against its limits.
     fn entry_bytes(&self, message: &Message) -> usize;

@@ -14,7 +14,7 @@ use tokio::time::{timeout_at, Instant};
 use super::bulk::{self, Operations, Outcome, MAX_ID_BYTES};
 use super::{error_chain, OpenSearchSink, NDJSON};
 use crate::retry::Backoff;
-use crate::sink::{DeadlineExceeded, Failure, FailureKind, SharedError, WriteReport};
+use crate::sink::{DeadlineExceeded, Failure, FailureKind, NoNewImage, SharedError, WriteReport};
 
 pub(super) async fn write(
     sink: &OpenSearchSink,
@@ -59,7 +59,9 @@ fn encode(sink: &OpenSearchSink, records: &[ChangeRecord<'_>]) -> (Operations, V
     let mut failures = Vec::new();
     for at in latest {
         let record = &records[at];
-        if record.key.primary_key.len() > MAX_ID_BYTES {
+        if let Err(failure) = NoNewImage::check(at, record) {
+            failures.push(failure);
+        } else if record.key.primary_key.len() > MAX_ID_BYTES {
             failures.push(Failure {
                 index: at,
                 kind: FailureKind::Permanent,
