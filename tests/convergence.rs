@@ -24,7 +24,8 @@ use cdc_e2e::{outputs, streams};
 use cdc_record::{KeySchema, MappingOptions, StreamRecord};
 use cdc_sinks::AwsContext;
 use cdc_testkit::{
-    create_table, dynamodb_local, dynamodb_local_endpoint, moto, moto_endpoint, unique,
+    create_history_table, create_table, dynamodb_local, dynamodb_local_endpoint, moto,
+    moto_endpoint, unique,
 };
 
 const SEED: u64 = 0x05EE_DCDC;
@@ -116,30 +117,17 @@ async fn replica_batch_copy_and_history_converge_under_lambda_delivery_and_fault
         let table = unique(&format!("conv-{suffix}"));
         let (pk, sk) = shape.key_specs();
         create_table(&dynamodb, &table, &pk, sk.as_deref(), true).await;
-        create_table(
-            &dynamodb,
-            &format!("{table}-replica"),
-            &pk,
-            sk.as_deref(),
-            false,
-        )
-        .await;
-        create_table(
-            &dynamodb,
-            &format!("{table}-batch"),
-            &pk,
-            sk.as_deref(),
-            false,
-        )
-        .await;
-        create_table(
-            &dynamodb,
-            &format!("{table}-history"),
-            "primary_key",
-            Some("change"),
-            false,
-        )
-        .await;
+        for copy in ["replica", "batch"] {
+            create_table(
+                &dynamodb,
+                &format!("{table}-{copy}"),
+                &pk,
+                sk.as_deref(),
+                false,
+            )
+            .await;
+        }
+        create_history_table(&dynamodb, &format!("{table}-history")).await;
 
         Workload::new(rng.u64(..), 12)
             .run(&dynamodb, &table, &shape, 400)

@@ -13,7 +13,9 @@ use cdc_e2e::lambda::handler;
 use cdc_e2e::proxy::Proxy;
 use cdc_e2e::streams;
 use cdc_sinks::AwsContext;
-use cdc_testkit::{create_table, dynamodb_local, dynamodb_local_endpoint, unique};
+use cdc_testkit::{
+    create_history_table, create_table, dynamodb_local, dynamodb_local_endpoint, unique,
+};
 use tokio::time::Instant;
 
 fn sequence_number(raw: &str) -> String {
@@ -40,14 +42,7 @@ async fn endpoint_disappearing_mid_batch_reports_the_first_record_not_written() 
     let table = unique("faults");
     create_table(&dynamodb, &table, "pk", None, true).await;
     create_table(&dynamodb, &format!("{table}-replica"), "pk", None, false).await;
-    create_table(
-        &dynamodb,
-        &format!("{table}-history"),
-        "primary_key",
-        Some("change"),
-        false,
-    )
-    .await;
+    create_history_table(&dynamodb, &format!("{table}-history")).await;
     for i in 0..120 {
         let item = HashMap::from([
             ("pk".to_owned(), AttributeValue::S(format!("item-{i:03}"))),

@@ -106,6 +106,11 @@ pub async fn create_table(
     request.send().await.expect("create table");
 }
 
+/// Creates a table for `dynamodb://TABLE?mode=history` (key `primary_key` + `change`).
+pub async fn create_history_table(client: &aws_sdk_dynamodb::Client, table: &str) {
+    create_table(client, table, "primary_key", Some("change"), false).await;
+}
+
 /// A name no other test in this process uses (tests share one emulator).
 pub fn unique(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
