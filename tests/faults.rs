@@ -14,7 +14,7 @@ use cdc_e2e::proxy::Proxy;
 use cdc_e2e::streams;
 use cdc_sinks::AwsContext;
 use cdc_testkit::{
-    create_history_table, create_table, dynamodb_local, dynamodb_local_endpoint, unique,
+    create_history_table, create_table, dynamodb_local, dynamodb_local_endpoint, payload, unique,
 };
 use tokio::time::Instant;
 
@@ -87,7 +87,7 @@ async fn endpoint_disappearing_mid_batch_reports_the_first_record_not_written() 
     // The endpoint takes 40 requests, then is gone.
     proxy.disappear_after(40);
     let invocation = handler
-        .handle(&records, deadline())
+        .handle(&payload(&records), deadline())
         .await
         .expect("invocation");
     let failed = &invocation.response.batch_item_failures;
@@ -135,7 +135,7 @@ async fn endpoint_disappearing_mid_batch_reports_the_first_record_not_written() 
     // Lambda retries from k once the endpoint is back: everything arrives, once.
     proxy.heal();
     let retry = handler
-        .handle(&records[k..], deadline())
+        .handle(&payload(&records[k..]), deadline())
         .await
         .expect("retry");
     assert!(retry.response.batch_item_failures.is_empty());

@@ -82,7 +82,7 @@ pub async fn deliver(
 async fn invoke(handler: &StreamHandler, batch: &[Box<RawValue>], stats: &mut Stats) -> usize {
     stats.invocations += 1;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let Ok(invocation) = handler.handle(batch, deadline).await else {
+    let Ok(invocation) = handler.handle(&cdc_testkit::payload(batch), deadline).await else {
         // A failed invocation: Lambda retries the whole batch.
         return 0;
     };

@@ -8,15 +8,6 @@ use cdc_record::{
     ChangeRecord, KeySchema, MapError, MappingOptions, RecordId, Source, StreamRecord,
 };
 use cdc_sinks::DeadLetter;
-use serde_json::value::RawValue;
-
-/// Records parsed one by one, so that a malformed one fails alone.
-pub fn parse(records: &[Box<RawValue>]) -> Vec<Result<StreamRecord<'_>, MapError>> {
-    records
-        .iter()
-        .map(|raw| StreamRecord::parse(raw.get()))
-        .collect()
-}
 
 /// The tables the parsed records come from (one, for a stream's event source mapping).
 pub fn tables<'a>(parsed: &[Result<StreamRecord<'a>, MapError>]) -> BTreeSet<String> {
@@ -42,7 +33,7 @@ pub struct MappedBatch<'a> {
 /// Maps every parsed record; `schemas` must hold every table of [`tables`].
 pub fn map<'a>(
     parsed: Vec<Result<StreamRecord<'a>, MapError>>,
-    raws: &'a [Box<RawValue>],
+    raws: &[&'a str],
     schemas: &HashMap<String, Arc<KeySchema>>,
     options: &MappingOptions,
 ) -> MappedBatch<'a> {
@@ -70,9 +61,7 @@ pub fn map<'a>(
                 batch.positions.push(index);
             }
             Ok(None) => batch.filtered += 1,
-            Err(error) => batch
-                .letters
-                .push((index, unmappable(raw.get(), error, table))),
+            Err(error) => batch.letters.push((index, unmappable(raw, error, table))),
         }
     }
     batch

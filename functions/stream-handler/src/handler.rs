@@ -5,11 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cdc_record::{sequence_number_of, MappingOptions};
+use cdc_record::{sequence_number_of, EventError, MappingOptions, StreamEvent};
 use cdc_sinks::{AwsContext, DeadLetter, DeadLetterQueue, FanOut};
 use cdc_telemetry::{names, Metrics, Unit};
 use serde::Serialize;
-use serde_json::value::RawValue;
 use tokio::time::{timeout_at, Instant};
 
 use crate::batch::{self, MappedBatch};
@@ -32,6 +31,8 @@ pub struct ItemFailure {
 /// The whole batch must be retried (Lambda does so when the invocation fails).
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
+    #[error(transparent)]
+    Event(#[from] EventError),
     #[error(transparent)]
     KeySchema(#[from] KeySchemaError),
     #[error("record {index} of the batch must be retried ({reason}), but no record up to it has a readable SequenceNumber to report")]
@@ -104,18 +105,19 @@ impl StreamHandler {
         Instant::now() + remaining - margin
     }
 
+    /// Handles one Lambda payload (`{"Records": [...]}`, as Lambda sends it).
     pub async fn handle(
         &self,
-        records: &[Box<RawValue>],
+        payload: &[u8],
         stop_at: Instant,
     ) -> Result<Invocation, HandlerError> {
-        let parsed = batch::parse(records);
+        let StreamEvent { raws, records } = StreamEvent::parse(payload)?;
         let mut schemas = HashMap::new();
-        for table in batch::tables(&parsed) {
+        for table in batch::tables(&records) {
             let schema = self.key_schemas.get(&table, stop_at).await?;
             schemas.insert(table, schema);
         }
-        let mut mapped = batch::map(parsed, records, &schemas, &self.mapping);
+        let mut mapped = batch::map(records, &raws, &schemas, &self.mapping);
 
         let report = self.sinks.write(&mapped.changes, stop_at).await;
         let mut first_failure = report
@@ -131,9 +133,9 @@ impl StreamHandler {
         }
         let failed_from = first_failure
             .as_ref()
-            .map_or(records.len(), |(index, _)| *index);
-        let metrics = self.metrics(&mapped, &letters, failed_from, records.len());
-        let response = self.response(records, first_failure)?;
+            .map_or(raws.len(), |(index, _)| *index);
+        let metrics = self.metrics(&mapped, &letters, failed_from, raws.len());
+        let response = self.response(&raws, first_failure)?;
         Ok(Invocation { response, metrics })
     }
 
@@ -207,7 +209,7 @@ impl StreamHandler {
     /// Names the first failed record; Lambda retries the batch from there, in order.
     fn response(
         &self,
-        records: &[Box<RawValue>],
+        raws: &[&str],
         first_failure: Option<(usize, String)>,
     ) -> Result<BatchResponse, HandlerError> {
         let Some((index, reason)) = first_failure else {
@@ -217,10 +219,10 @@ impl StreamHandler {
         };
         // A record without a readable sequence number cannot be named; retrying from an earlier
         // one only repeats idempotent writes.
-        let sequence_number = records[..=index]
+        let sequence_number = raws[..=index]
             .iter()
             .rev()
-            .find_map(|raw| sequence_number_of(raw.get()))
+            .find_map(|raw| sequence_number_of(raw))
             .ok_or_else(|| HandlerError::Unreportable {
                 index,
                 reason: reason.clone(),

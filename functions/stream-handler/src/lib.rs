@@ -5,6 +5,7 @@ pub mod batch;
 pub mod handler;
 pub mod key_schemas;
 pub mod local;
+pub mod raw_payload;
 pub mod settings;
 
 pub use handler::{BatchResponse, HandlerError, Invocation, ItemFailure, StreamHandler};

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cdc_record::StreamEvent;
+use cdc_record::EventError;
 use tokio::time::Instant;
 
 use crate::{now_ms, BatchResponse, HandlerError, Settings, SettingsError, StreamHandler};
@@ -20,11 +20,8 @@ pub enum LocalError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not a DynamoDB Streams event ({{\"Records\": [...]}}): {source}")]
-    Event {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    #[error("{path}: {source}")]
+    Event { path: PathBuf, source: EventError },
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error(transparent)]
@@ -33,18 +30,21 @@ pub enum LocalError {
 
 /// Runs the handler once on the event in `path`.
 pub async fn run(path: &Path, settings: Settings) -> Result<BatchResponse, LocalError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LocalError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let event: StreamEvent = serde_json::from_str(&text).map_err(|source| LocalError::Event {
+    let payload = std::fs::read(path).map_err(|source| LocalError::Read {
         path: path.to_owned(),
         source,
     })?;
     let handler = StreamHandler::from_settings(settings, Default::default()).await?;
-    let invocation = handler
-        .handle(&event.records, Instant::now() + LOCAL_TIMEOUT)
-        .await?;
+    let invocation = match handler
+        .handle(&payload, Instant::now() + LOCAL_TIMEOUT)
+        .await
+    {
+        Err(HandlerError::Event(source)) => Err(LocalError::Event {
+            path: path.to_owned(),
+            source,
+        }),
+        other => Ok(other?),
+    }?;
     eprintln!("{}", invocation.metrics.to_emf(now_ms()));
     eprintln!(
         "{}",

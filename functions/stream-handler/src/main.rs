@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cdc_record::StreamEvent;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
+use stream_handler::raw_payload::RawPayloads;
 use stream_handler::{now_ms, BatchResponse, Settings, StreamHandler};
 
 #[tokio::main]
@@ -35,9 +36,14 @@ async fn run() -> Result<ExitCode, Error> {
         }
         (None, _) => {
             let handler = StreamHandler::from_settings(settings, Default::default()).await?;
-            lambda_runtime::run(service_fn(|event: LambdaEvent<StreamEvent>| {
-                invoke(&handler, event)
+            let payloads = RawPayloads::default();
+            // As `lambda_runtime::run`, plus the payload taken before the runtime parses it.
+            Runtime::new(service_fn(|event: LambdaEvent<()>| {
+                invoke(&handler, &payloads, event)
             }))
+            .layer(TracingLayer::new())
+            .layer(payloads.clone())
+            .run()
             .await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -47,10 +53,14 @@ async fn run() -> Result<ExitCode, Error> {
 
 async fn invoke(
     handler: &StreamHandler,
-    event: LambdaEvent<StreamEvent>,
+    payloads: &RawPayloads,
+    event: LambdaEvent<()>,
 ) -> Result<BatchResponse, Error> {
     let stop_at = handler.stop_at(event.context.deadline());
-    let invocation = handler.handle(&event.payload.records, stop_at).await?;
+    let payload = payloads
+        .take(&event.context.request_id)
+        .ok_or("the invocation's payload was not kept by the RawPayloads layer")?;
+    let invocation = handler.handle(&payload, stop_at).await?;
     println!("{}", invocation.metrics.to_emf(now_ms()));
     Ok(invocation.response)
 }

@@ -13,6 +13,7 @@ use cdc_sinks::{
     DeadLetter, DeadLetterError, DeadLetterQueue, FailureKind, FanOut, Sink, WriteReport,
 };
 use cdc_telemetry::names;
+use cdc_testkit::payload;
 use serde_json::json;
 use serde_json::value::RawValue;
 use stream_handler::{ItemFailure, Settings, StreamHandler};
@@ -164,7 +165,7 @@ async fn all_written_reports_no_failures() {
     let sink = FlakySink::default();
     let h = handler(vec![sink.clone()], Letters::default());
     let records = batch(5);
-    let invocation = h.handle(&records, later()).await.unwrap();
+    let invocation = h.handle(&payload(&records), later()).await.unwrap();
     assert!(invocation.response.batch_item_failures.is_empty());
     assert_eq!(
         *sink.written.lock().unwrap(),
@@ -189,7 +190,7 @@ async fn a_sink_failing_at_record_k_reports_k_and_the_retry_completes_without_du
     let h = handler(vec![healthy.clone(), flaky.clone()], Letters::default());
     let records = batch(10);
 
-    let invocation = h.handle(&records, later()).await.unwrap();
+    let invocation = h.handle(&payload(&records), later()).await.unwrap();
     assert_eq!(
         invocation.response.batch_item_failures,
         vec![ItemFailure {
@@ -216,7 +217,10 @@ async fn a_sink_failing_at_record_k_reports_k_and_the_retry_completes_without_du
 
     // Lambda retries from k, in order: the suffix completes and nothing before k is written again.
     *flaky.fail_at.lock().unwrap() = None;
-    let retry = h.handle(&records[k as usize..], later()).await.unwrap();
+    let retry = h
+        .handle(&payload(&records[k as usize..]), later())
+        .await
+        .unwrap();
     assert!(retry.response.batch_item_failures.is_empty());
     assert_eq!(
         *flaky.written.lock().unwrap(),
@@ -231,7 +235,7 @@ async fn the_lowest_failure_across_sinks_is_reported() {
     *a.fail_at.lock().unwrap() = Some((seq(7), FailureKind::Retryable));
     *b.fail_at.lock().unwrap() = Some((seq(3), FailureKind::Retryable));
     let invocation = handler(vec![a, b], Letters::default())
-        .handle(&batch(10), later())
+        .handle(&payload(&batch(10)), later())
         .await
         .unwrap();
     assert_eq!(
@@ -249,7 +253,7 @@ async fn an_unmappable_record_is_dead_lettered_whole_and_does_not_block_the_shar
     let mut records = batch(5);
     records[2] = malformed_record(2);
     let invocation = handler(vec![sink.clone()], letters.clone())
-        .handle(&records, later())
+        .handle(&payload(&records), later())
         .await
         .unwrap();
 
@@ -286,7 +290,7 @@ async fn a_record_a_sink_rejects_for_good_is_dead_lettered_not_retried() {
     let letters = Letters::default();
     let records = batch(3);
     let invocation = handler(vec![sink.clone()], letters.clone())
-        .handle(&records, later())
+        .handle(&payload(&records), later())
         .await
         .unwrap();
     assert!(invocation.response.batch_item_failures.is_empty());
@@ -311,7 +315,7 @@ async fn when_the_dead_letter_queue_fails_the_unmappable_record_is_retried() {
         ..Default::default()
     };
     let invocation = handler(vec![sink], letters)
-        .handle(&records, later())
+        .handle(&payload(&records), later())
         .await
         .unwrap();
     assert_eq!(
@@ -337,7 +341,7 @@ async fn stops_before_the_deadline_and_reports_the_unfinished_records() {
     let h = handler(vec![FlakySink::default(), hanging], Letters::default());
     let records = batch(4);
     let stop_at = Instant::now() + Duration::from_secs(3);
-    let invocation = h.handle(&records, stop_at).await.unwrap();
+    let invocation = h.handle(&payload(&records), stop_at).await.unwrap();
     assert!(
         Instant::now() <= stop_at + Duration::from_millis(1),
         "returned at the deadline, not after"
@@ -371,7 +375,7 @@ async fn a_malformed_first_record_without_sequence_number_fails_the_invocation_o
     records.extend(batch(2));
     // Dead-lettered fine: no failure.
     let ok = handler(vec![FlakySink::default()], Letters::default())
-        .handle(&records, later())
+        .handle(&payload(&records), later())
         .await
         .unwrap();
     assert!(ok.response.batch_item_failures.is_empty());
@@ -381,7 +385,7 @@ async fn a_malformed_first_record_without_sequence_number_fails_the_invocation_o
         ..Default::default()
     };
     let err = handler(vec![FlakySink::default()], failing)
-        .handle(&records, later())
+        .handle(&payload(&records), later())
         .await
         .unwrap_err();
     assert!(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cdc_sinks::jsonl::JsonLinesSink;
 use cdc_sinks::{AwsContext, FanOut, JsonLinesDeadLetters, LineOutput};
-use cdc_testkit::{create_table, dynamodb_local, stream_record_json, unique};
+use cdc_testkit::{create_table, dynamodb_local, payload, stream_record_json, unique};
 use serde_json::value::RawValue;
 use stream_handler::{Settings, StreamHandler};
 use tokio::time::Instant;
@@ -37,7 +37,7 @@ async fn the_key_schema_is_described_once_per_table() {
     let handler = handler(&output);
     let records = records(&table);
     let invocation = handler
-        .handle(&records, Instant::now() + Duration::from_secs(10))
+        .handle(&payload(&records), Instant::now() + Duration::from_secs(10))
         .await
         .expect("described");
     assert!(invocation.response.batch_item_failures.is_empty());
@@ -55,7 +55,7 @@ async fn the_key_schema_is_described_once_per_table() {
         .await
         .unwrap();
     assert!(handler
-        .handle(&records, Instant::now() + Duration::from_secs(10))
+        .handle(&payload(&records), Instant::now() + Duration::from_secs(10))
         .await
         .is_ok());
 }
@@ -64,7 +64,7 @@ async fn the_key_schema_is_described_once_per_table() {
 async fn a_table_that_cannot_be_described_fails_the_invocation_with_a_clear_error() {
     let records = records(&unique("missing"));
     let err = handler(&output_file())
-        .handle(&records, Instant::now() + Duration::from_secs(10))
+        .handle(&payload(&records), Instant::now() + Duration::from_secs(10))
         .await
         .expect_err("no such table");
     let text = err.to_string();

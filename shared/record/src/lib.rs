@@ -67,7 +67,7 @@ pub use export::{map_export_line, ExportSource};
 pub use json::{compact as write_compact_json, string as write_json_string};
 pub use key::{KeyError, KeySchema, PrimaryKey};
 pub use number::{Number, NumberError};
-pub use stream::{sequence_number_of, StreamEvent, StreamRecord};
+pub use stream::{sequence_number_of, EventError, StreamEvent, StreamRecord};
 pub use value::{AttributeValue, Binary, Item, Text, TYPE_TAGS};
 
 /// What a REMOVE's `document` holds.

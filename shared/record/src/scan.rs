@@ -1,15 +1,25 @@
-//! A byte scanner over JSON text that `serde_json` has already validated.
+//! A byte scanner over JSON text, for the hot paths: the Lambda payload's envelope, each
+//! stream record's fields and its images.
 //!
-//! The hot paths (a stream record's fields, its images) are scanned by hand because a `serde`
-//! visitor per token costs several times what the bytes do. The scanner assumes valid JSON and
-//! checks only the shape it expects; every `None` means "not the expected shape here", after
-//! which the caller lets the typed `serde` parser decide (and explain). So the scanner can only
-//! make things faster, never accept or reject differently.
+//! A `serde` visitor per token costs several times what the bytes do, and `serde_json` would
+//! otherwise tokenise the whole payload once before our own pass. So the scanner validates as
+//! it goes, exactly as far as `serde_json` would: JSON grammar, no control characters in
+//! strings, escapes well formed, numbers by JSON's grammar, nesting at most
+//! [`MAX_DEPTH`] deep. UTF-8 comes checked with the `&str`. Beyond that it checks only the
+//! shape it expects; every `None` means "not valid, or not the expected shape here", after
+//! which the caller lets the typed `serde` parser decide (and explain). So the scanner can
+//! only make things faster, never accept or reject differently.
 
 use std::borrow::Cow;
 
-/// `None`: not the expected shape; fall back to the typed parser.
+/// `None`: not valid, or not the expected shape; fall back to the typed parser.
 pub(crate) type Scan<T = ()> = Option<T>;
+
+/// How deep [`Scanner::skip_value`] goes before handing over to `serde`. A skipped value sits
+/// at most 5 containers deep in a Lambda payload, and `serde_json` stops at 127: the scanner
+/// never accepts what `serde_json` would refuse for depth (nor overflows its own stack).
+pub(crate) const MAX_DEPTH: usize = 100;
+const _: () = assert!(MAX_DEPTH <= u128::BITS as usize);
 
 pub(crate) struct Scanner<'a> {
     text: &'a str,
@@ -17,7 +27,6 @@ pub(crate) struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
-    /// `text` must be valid JSON (a `RawValue`, or a slice of one cut at token boundaries).
     pub(crate) fn new(text: &'a str) -> Self {
         Scanner { text, at: 0 }
     }
@@ -114,7 +123,8 @@ impl<'a> Scanner<'a> {
         Some(tag)
     }
 
-    /// Consumes `word` (`true`, `null`...) if it comes next.
+    /// Consumes `word` (`true`, `null`...) if it comes next. What follows it is checked by
+    /// whoever reads on (a `,`, a closing bracket or the end must come next).
     pub(crate) fn literal(&mut self, word: &str) -> bool {
         self.skip_ws();
         let found = self.bytes()[self.at..].starts_with(word.as_bytes());
@@ -124,35 +134,94 @@ impl<'a> Scanner<'a> {
         found
     }
 
-    /// A number token.
+    /// A number token, by JSON's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
     pub(crate) fn number_token(&mut self) -> Scan<&'a str> {
         self.skip_ws();
+        let bytes = self.bytes();
         let start = self.at;
-        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.bytes().get(self.at) {
-            self.at += 1;
+        let digits = |at: &mut usize| {
+            let from = *at;
+            while bytes.get(*at).is_some_and(u8::is_ascii_digit) {
+                *at += 1;
+            }
+            (*at > from).then_some(())
+        };
+        let mut at = start;
+        if bytes.get(at) == Some(&b'-') {
+            at += 1;
         }
-        (self.at > start).then(|| &self.text[start..self.at])
+        if bytes.get(at) == Some(&b'0') {
+            at += 1;
+        } else {
+            digits(&mut at)?;
+        }
+        if bytes.get(at) == Some(&b'.') {
+            at += 1;
+            digits(&mut at)?;
+        }
+        if let Some(b'e' | b'E') = bytes.get(at) {
+            at += 1;
+            if let Some(b'+' | b'-') = bytes.get(at) {
+                at += 1;
+            }
+            digits(&mut at)?;
+        }
+        self.at = at;
+        Some(&self.text[start..at])
     }
 
-    /// Skips one value of any kind and returns its text.
+    /// Skips one value of any kind, validating it, and returns its text.
     pub(crate) fn skip_value(&mut self) -> Scan<&'a str> {
-        let start = {
-            self.skip_ws();
-            self.at
-        };
-        match self.peek()? {
-            b'"' => {
-                self.string()?;
+        self.skip_ws();
+        let start = self.at;
+        // The open containers as bits, innermost lowest: 1 for an object, 0 for an array.
+        let (mut open, mut depth) = (0u128, 0usize);
+        loop {
+            // A value.
+            match self.peek()? {
+                b'"' => drop(self.string()?),
+                b'{' | b'[' => {
+                    let object = self.bytes()[self.at] == b'{';
+                    self.at += 1;
+                    let close = if object { b'}' } else { b']' };
+                    if self.eat(close).is_none() {
+                        if depth == MAX_DEPTH {
+                            return None;
+                        }
+                        (open, depth) = (open << 1 | u128::from(object), depth + 1);
+                        if object {
+                            self.member_name()?;
+                        }
+                        continue;
+                    }
+                }
+                b't' | b'f' | b'n' => {
+                    (self.literal("true") || self.literal("false") || self.literal("null"))
+                        .then_some(())?;
+                }
+                _ => drop(self.number_token()?),
             }
-            b'{' | b'[' => self.at = container_end(self.bytes(), self.at)?,
-            b't' | b'f' | b'n' => {
-                let _ = self.literal("true") || self.literal("false") || self.literal("null");
-            }
-            _ => {
-                self.number_token()?;
+            // Then a comma or the end of containers.
+            loop {
+                if depth == 0 {
+                    return Some(&self.text[start..self.at]);
+                }
+                let object = open & 1 == 1;
+                if self.next_or_close(if object { b'}' } else { b']' })? {
+                    if object {
+                        self.member_name()?;
+                    }
+                    break;
+                }
+                (open, depth) = (open >> 1, depth - 1);
             }
         }
-        (self.at > start).then(|| &self.text[start..self.at])
+    }
+
+    /// `"name":`, inside an object being skipped.
+    fn member_name(&mut self) -> Scan {
+        self.string()?;
+        self.eat(b':')
     }
 }
 
@@ -161,60 +230,42 @@ pub(crate) fn check_escapes(token: &str) -> Scan {
     serde_json::from_str::<String>(token).ok().map(drop)
 }
 
-/// What a byte means to [`container_end`]: nothing, or one of these.
-const QUOTE: u8 = 1;
-const OPEN: u8 = 2;
-const CLOSE: u8 = 3;
-const BACKSLASH: u8 = 4;
-
-static CLASS: [u8; 256] = {
-    let mut class = [0u8; 256];
-    class[b'"' as usize] = QUOTE;
-    class[b'{' as usize] = OPEN;
-    class[b'[' as usize] = OPEN;
-    class[b'}' as usize] = CLOSE;
-    class[b']' as usize] = CLOSE;
-    class[b'\\' as usize] = BACKSLASH;
-    class
+/// The bytes that end a plain run inside a string: the quote, a backslash, and the control
+/// characters JSON forbids there.
+static STRING_STOP: [bool; 256] = {
+    let mut stop = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        stop[byte] = true;
+        byte += 1;
+    }
+    stop[b'"' as usize] = true;
+    stop[b'\\' as usize] = true;
+    stop
 };
 
-/// Just past the string whose content starts at `at`, and whether it holds escapes. Tight
-/// table-driven loops: DynamoDB JSON strings are short, too short for `memchr` to pay off.
+/// Just past the string whose content starts at `at`, and whether it holds escapes. A tight
+/// table-driven loop: DynamoDB JSON strings are short, too short for `memchr` to pay off.
 fn string_end(bytes: &[u8], mut at: usize) -> Scan<(usize, bool)> {
     let mut escaped = false;
     loop {
-        while CLASS[*bytes.get(at)? as usize] != QUOTE && bytes[at] != b'\\' {
+        while !STRING_STOP[*bytes.get(at)? as usize] {
             at += 1;
         }
-        if bytes[at] == b'"' {
-            return Some((at + 1, escaped));
-        }
-        escaped = true;
-        at += 2;
-    }
-}
-
-/// Just past the object or array opening at `at` (valid JSON assumed).
-fn container_end(bytes: &[u8], mut at: usize) -> Scan<usize> {
-    let mut depth = 0usize;
-    loop {
-        while CLASS[*bytes.get(at)? as usize] == 0 {
-            at += 1;
-        }
-        match CLASS[bytes[at] as usize] {
-            QUOTE => {
-                at = string_end(bytes, at + 1)?.0;
-                continue;
+        match bytes[at] {
+            b'"' => return Some((at + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                at += match *bytes.get(at + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => 2,
+                    b'u' => {
+                        let hex = bytes.get(at + 2..at + 6)?;
+                        hex.iter().all(u8::is_ascii_hexdigit).then_some(6)?
+                    }
+                    _ => return None,
+                };
             }
-            OPEN => depth += 1,
-            CLOSE => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(at + 1);
-                }
-            }
-            _ => {} // a backslash outside a string cannot happen in valid JSON
+            _ => return None, // a control character
         }
-        at += 1;
     }
 }

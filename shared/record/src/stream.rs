@@ -11,14 +11,53 @@ use crate::key::KeySchema;
 use crate::value::Text;
 use crate::{shape_error, transcode, version, MappingOptions, TtlDeletes, ViewOnRemove};
 
-/// The Lambda payload for a DynamoDB Streams event source mapping.
-///
-/// Records stay raw here and are parsed one by one, so a malformed record fails alone
-/// instead of turning the whole payload into a deserialization error.
-#[derive(Debug, Deserialize)]
-pub struct StreamEvent {
-    #[serde(rename = "Records")]
-    pub records: Vec<Box<RawValue>>,
+/// The Lambda payload of a DynamoDB Streams event source mapping (`{"Records": [...]}`),
+/// parsed record by record: a malformed record fails alone instead of turning the whole
+/// payload into a deserialization error.
+#[derive(Debug)]
+pub struct StreamEvent<'a> {
+    /// Each record's text, in batch order.
+    pub raws: Vec<&'a str>,
+    /// Each record parsed, in the same order.
+    pub records: Vec<Result<StreamRecord<'a>, MapError>>,
+}
+
+/// The payload is not `{"Records": [...]}` JSON. Lambda never sends such a payload, so the
+/// whole batch fails (as it would in `lambda_runtime`'s own deserialisation).
+#[derive(Debug, thiserror::Error)]
+#[error("the payload is not a DynamoDB Streams event ({{\"Records\": [...]}}): {0}")]
+pub struct EventError(String);
+
+/// The envelope as `serde` reads it, once the scan has handed over.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<&'a RawValue>,
+}
+
+impl<'a> StreamEvent<'a> {
+    /// Parses a payload as Lambda delivers it, in one pass: each record is parsed where the
+    /// envelope scan meets it, so the payload is not tokenised once more beforehand (which
+    /// would cost as much as all the rest; see docs/BENCHMARKS.md).
+    pub fn parse(payload: &'a [u8]) -> Result<Self, EventError> {
+        let text = std::str::from_utf8(payload).map_err(|e| EventError(e.to_string()))?;
+        if let Some(event) = fast::event(text) {
+            return Ok(event);
+        }
+        let envelope: Envelope =
+            serde_json::from_str(text).map_err(|e| EventError(e.to_string()))?;
+        let raws: Vec<&str> = envelope.records.into_iter().map(RawValue::get).collect();
+        let records = raws.iter().map(|raw| StreamRecord::parse(raw)).collect();
+        Ok(StreamEvent { raws, records })
+    }
+
+    pub fn len(&self) -> usize {
+        self.raws.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raws.is_empty()
+    }
 }
 
 /// One stream record, parsed but not yet mapped.
@@ -126,7 +165,7 @@ pub fn sequence_number_of(raw: &str) -> Option<Cow<'_, str>> {
 }
 
 impl<'a> StreamRecord<'a> {
-    /// Parses one record of [`StreamEvent::records`] (valid JSON, as a `RawValue` is).
+    /// Parses one record's text.
     pub fn parse(raw: &'a str) -> Result<Self, MapError> {
         if let Some(record) = fast::record(raw) {
             return Ok(record);
@@ -298,21 +337,74 @@ fn timestamp_ms(seconds: Option<f64>) -> Result<i64, Reason> {
 
 /// The common case scanned by hand (see [`crate::scan`]); `None` hands over to `serde`.
 mod fast {
-    use super::{Image, StreamData, StreamRecord, Text, UserIdentity};
+    use super::{Image, StreamData, StreamEvent, StreamRecord, Text, UserIdentity};
     use crate::scan::{Scan, Scanner};
+
+    /// The whole payload. A record the scan cannot read is cut out by a validating skip and
+    /// left to `serde`; only a payload that is no valid JSON at all hands over entirely.
+    pub(super) fn event(text: &str) -> Scan<StreamEvent<'_>> {
+        let mut s = Scanner::new(text);
+        let mut event = None;
+        object(&mut s, |s, key| {
+            match key {
+                // A second `Records` too is left to `serde`, which rejects it.
+                "Records" if event.is_none() => event = Some(records(s)?),
+                "Records" => return None,
+                _ => drop(s.skip_value()?),
+            }
+            Some(())
+        })?;
+        s.at_end().then_some(())?;
+        event
+    }
+
+    fn records<'a>(s: &mut Scanner<'a>) -> Scan<StreamEvent<'a>> {
+        let mut event = StreamEvent {
+            raws: Vec::new(),
+            records: Vec::new(),
+        };
+        s.eat(b'[')?;
+        if s.eat(b']').is_some() {
+            return Some(event);
+        }
+        loop {
+            s.skip_ws();
+            let start = s.at;
+            let parsed = match record_at(s) {
+                Some(record) => Ok(record),
+                None => {
+                    s.at = start;
+                    StreamRecord::parse(s.skip_value()?)
+                }
+            };
+            event.raws.push(&s.text()[start..s.at]);
+            event.records.push(parsed);
+            if !s.next_or_close(b']')? {
+                return Some(event);
+            }
+        }
+    }
 
     pub(super) fn record(raw: &str) -> Scan<StreamRecord<'_>> {
         let mut s = Scanner::new(raw);
+        let record = record_at(&mut s)?;
+        s.at_end().then_some(StreamRecord { raw, ..record })
+    }
+
+    /// The record at the scanner's position, leaving the scanner after it.
+    fn record_at<'a>(s: &mut Scanner<'a>) -> Scan<StreamRecord<'a>> {
+        s.skip_ws();
+        let start = s.at;
         let mut record = StreamRecord {
             event_id: None,
             event_name: None,
             event_source_arn: None,
             user_identity: None,
             dynamodb: None,
-            raw,
+            raw: "",
         };
         let mut seen = Seen::default();
-        object(&mut s, |s, key| {
+        object(s, |s, key| {
             match key {
                 "eventID" => record.event_id = seen.first(0).and_then(|()| text(s))?,
                 "eventName" => record.event_name = seen.first(1).and_then(|()| text(s))?,
@@ -327,7 +419,8 @@ mod fast {
             }
             Some(())
         })?;
-        s.at_end().then_some(record)
+        record.raw = s.text().get(start..s.at)?;
+        Some(record)
     }
 
     /// Duplicate fields are left to `serde`, which rejects them.

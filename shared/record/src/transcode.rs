@@ -34,6 +34,7 @@ pub(crate) fn document_capturing<'a>(
     let mut transcoder = Transcoder {
         scan: &mut scan,
         out: &mut out,
+        depth: 0,
     };
     let scanned = transcoder
         .item(capture, &mut captured)
@@ -66,12 +67,13 @@ pub(crate) fn document_capturing<'a>(
 pub(crate) fn scan_document<'a>(scan: &mut Scanner<'a>) -> Scan<Document<'a>> {
     scan.skip_ws();
     let start = scan.at;
-    // Plain JSON is shorter than the DynamoDB JSON it comes from: reserve what is left of the
-    // record (bounded) rather than grow and copy.
-    let mut out = Vec::with_capacity((scan.text().len() - start).min(64 * 1024));
+    // Where the image ends is not known yet (the scanner may hold the whole payload): start
+    // at a typical item's size and let it double.
+    let mut out = Vec::with_capacity((scan.text().len() - start).min(1024));
     Transcoder {
         scan,
         out: &mut out,
+        depth: 0,
     }
     .item(&[], &mut Vec::new())?;
     let image = scan.text().get(start..scan.at)?;
@@ -115,7 +117,11 @@ fn scan_scalars<'a>(scan: &mut Scanner<'a>) -> Scan<Item<'a>> {
 struct Transcoder<'s, 'a, 'o> {
     scan: &'s mut Scanner<'a>,
     out: &'o mut Vec<u8>,
+    /// Maps and lists entered.
+    depth: usize,
 }
+
+const MAX_NESTING: usize = 32;
 
 impl<'a> Transcoder<'_, 'a, '_> {
     fn write(&mut self, bytes: &[u8]) {
@@ -183,14 +189,26 @@ impl<'a> Transcoder<'_, 'a, '_> {
             "BOOL" if self.scan.literal("true") => self.write(b"true"),
             "BOOL" if self.scan.literal("false") => self.write(b"false"),
             "NULL" if self.scan.literal("true") => self.write(b"null"),
-            "M" => self.item(&[], &mut Vec::new())?,
-            "L" => self.list(Self::value)?,
+            "M" => self.nested(|t| t.item(&[], &mut Vec::new()))?,
+            "L" => self.nested(|t| t.list(Self::value))?,
             "SS" => self.list(Self::copy_string)?,
             "NS" => self.list(Self::number)?,
             "BS" => self.list(Self::binary)?,
             _ => return None,
         }
         self.scan.eat(b'}')
+    }
+
+    /// DynamoDB nests at most 32 levels deep; anything deeper is left to `serde` (and can
+    /// never overflow our stack).
+    fn nested(&mut self, inner: impl FnOnce(&mut Self) -> Scan) -> Scan {
+        if self.depth == MAX_NESTING {
+            return None;
+        }
+        self.depth += 1;
+        let scanned = inner(self);
+        self.depth -= 1;
+        scanned
     }
 
     fn list(&mut self, mut element: impl FnMut(&mut Self) -> Scan) -> Scan {
@@ -258,6 +276,7 @@ mod tests {
         Transcoder {
             scan: &mut scan,
             out: &mut out,
+            depth: 0,
         }
         .item(&[], &mut Vec::new())?;
         scan.at_end().then(|| String::from_utf8(out).unwrap())

@@ -177,3 +177,16 @@ pub fn changes(raw: &[String]) -> Vec<ChangeRecord<'_>> {
         })
         .collect()
 }
+
+/// The Lambda payload (`{"Records": [...]}`) carrying `records`.
+pub fn payload(records: &[Box<serde_json::value::RawValue>]) -> Vec<u8> {
+    let mut out = b"{\"Records\":[".to_vec();
+    for (i, record) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(record.get().as_bytes());
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
