@@ -4,8 +4,9 @@
 //! A `serde` visitor per token costs several times what the bytes do, and `serde_json` would
 //! otherwise tokenise the whole payload once before our own pass. So the scanner validates as
 //! it goes, exactly as far as `serde_json` would: JSON grammar, no control characters in
-//! strings, escapes well formed, numbers by JSON's grammar, nesting at most
-//! [`MAX_DEPTH`] deep. UTF-8 comes checked with the `&str`. Beyond that it checks only the
+//! strings, escapes well formed, numbers by JSON's grammar. UTF-8 comes checked with the
+//! `&str`. Nesting is bounded ([`MAX_DEPTH`], and the transcoder's own bound), so no input can
+//! overflow the stack. Beyond that it checks only the
 //! shape it expects; every `None` means "not valid, or not the expected shape here", after
 //! which the caller lets the typed `serde` parser decide (and explain). So the scanner can
 //! only make things faster, never accept or reject differently.
@@ -15,9 +16,9 @@ use std::borrow::Cow;
 /// `None`: not valid, or not the expected shape; fall back to the typed parser.
 pub(crate) type Scan<T = ()> = Option<T>;
 
-/// How deep [`Scanner::skip_value`] goes before handing over to `serde`. A skipped value sits
-/// at most 5 containers deep in a Lambda payload, and `serde_json` stops at 127: the scanner
-/// never accepts what `serde_json` would refuse for depth (nor overflows its own stack).
+/// How deep [`Scanner::skip_value`] goes (its open containers are bits of a `u128`) before
+/// handing over to `serde`, which skips values of any depth. DynamoDB items nest 32 levels
+/// at most, 64 containers.
 pub(crate) const MAX_DEPTH: usize = 100;
 const _: () = assert!(MAX_DEPTH <= u128::BITS as usize);
 
