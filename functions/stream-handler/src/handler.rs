@@ -15,6 +15,9 @@ use crate::batch::{self, MappedBatch};
 use crate::key_schemas::{KeySchemaError, KeySchemas};
 use crate::settings::{Settings, SettingsError};
 
+/// Lambda's longest invocation.
+pub const MAX_INVOCATION: Duration = Duration::from_secs(900);
+
 /// Lambda's partial batch response for stream event sources.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BatchResponse {
@@ -87,9 +90,19 @@ impl StreamHandler {
 
     /// The instant to stop writing: the invocation deadline less the margin.
     pub fn stop_at(&self, deadline: SystemTime) -> Instant {
-        let remaining = deadline
-            .duration_since(SystemTime::now())
-            .unwrap_or_default();
+        let remaining = match deadline.duration_since(SystemTime::now()) {
+            Ok(remaining) => remaining,
+            // Lambda's deadline lies ahead when an invocation starts. One already past comes
+            // from an emulator (`cargo lambda watch` sends 600000, a duration, where Lambda
+            // sends epoch milliseconds); keeping to it would fail every record.
+            Err(_) => {
+                tracing::warn!(
+                    deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64,
+                    "the invocation's deadline is already past, which Lambda never sends; working to Lambda's longest invocation instead"
+                );
+                MAX_INVOCATION
+            }
+        };
         // A margin as long as the invocation would stop every batch before it starts and the
         // shard would never advance: keep at least half the time for the work.
         let margin = if self.deadline_margin > remaining / 2 {

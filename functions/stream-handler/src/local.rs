@@ -3,15 +3,12 @@
 //! metrics go to stderr so that stdout stays pure JSON Lines.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use cdc_record::EventError;
 use tokio::time::Instant;
 
+use crate::handler::MAX_INVOCATION;
 use crate::{now_ms, BatchResponse, HandlerError, Settings, SettingsError, StreamHandler};
-
-/// As long as Lambda's longest invocation.
-const LOCAL_TIMEOUT: Duration = Duration::from_secs(900);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -36,7 +33,7 @@ pub async fn run(path: &Path, settings: Settings) -> Result<BatchResponse, Local
     })?;
     let handler = StreamHandler::from_settings(settings, Default::default()).await?;
     let invocation = match handler
-        .handle(&payload, Instant::now() + LOCAL_TIMEOUT)
+        .handle(&payload, Instant::now() + MAX_INVOCATION)
         .await
     {
         Err(HandlerError::Event(source)) => Err(LocalError::Event {

@@ -394,3 +394,17 @@ async fn a_malformed_first_record_without_sequence_number_fails_the_invocation_o
         "{err}"
     );
 }
+
+#[test]
+fn a_deadline_already_past_means_an_emulator_and_lambdas_longest_invocation() {
+    let h = handler(vec![], Letters::default());
+    // `cargo lambda watch` sends Lambda-Runtime-Deadline-Ms: 600000.
+    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(600_000);
+    let left = h
+        .stop_at(deadline)
+        .saturating_duration_since(Instant::now());
+    assert!(
+        left > Duration::from_secs(890) && left <= Duration::from_secs(900),
+        "{left:?}"
+    );
+}

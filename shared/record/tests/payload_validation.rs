@@ -179,11 +179,16 @@ fn a_payload_that_is_no_event_says_why() {
         (&b""[..], "EOF"),
         (b"5", "invalid type"),
         (b"{}", "missing field `Records`"),
-        (b"{\"Records\":[],\"Records\":[]}", "duplicate field `Records`"),
+        (
+            b"{\"Records\":[],\"Records\":[]}",
+            "duplicate field `Records`",
+        ),
         (b"{\"Records\":[{\"a\":\"\x01\"}]}", "control character"),
         (b"{\"Records\":[{}]}\xff", "invalid utf-8"),
     ] {
-        let error = StreamEvent::parse(payload).expect_err("not an event").to_string();
+        let error = StreamEvent::parse(payload)
+            .expect_err("not an event")
+            .to_string();
         assert!(
             error.contains("not a DynamoDB Streams event") && error.contains(why),
             "{error}"
