@@ -6,7 +6,8 @@
 //! [`cdc_record::StreamEvent::parse`] validates the same JSON in the pass that maps it
 //! (docs/BENCHMARKS.md). So this layer, the first to see each invocation, takes the body and
 //! leaves `null` in its place, which `lambda_runtime` deserialises as the handler's `()`; the
-//! handler then claims the body by its request id.
+//! handler then claims the body by its request id. (So `lambda_runtime`'s TRACE-level log of the
+//! raw event shows `null`.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
