@@ -18,6 +18,9 @@ use crate::settings::{Settings, SettingsError};
 /// Lambda's longest invocation.
 pub const MAX_INVOCATION: Duration = Duration::from_secs(900);
 
+/// Deadlines before September 2001 (10^12 ms since the epoch) are durations, not times.
+const NOT_A_DEADLINE_BEFORE: Duration = Duration::from_secs(1_000_000_000);
+
 /// Lambda's partial batch response for stream event sources.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BatchResponse {
@@ -92,16 +95,17 @@ impl StreamHandler {
     pub fn stop_at(&self, deadline: SystemTime) -> Instant {
         let remaining = match deadline.duration_since(SystemTime::now()) {
             Ok(remaining) => remaining,
-            // Lambda's deadline lies ahead when an invocation starts. One already past comes
-            // from an emulator (`cargo lambda watch` sends 600000, a duration, where Lambda
-            // sends epoch milliseconds); keeping to it would fail every record.
-            Err(_) => {
+            // `cargo lambda watch` sends 600000, a duration, where Lambda sends epoch
+            // milliseconds: keeping to it would fail every record. Any other past deadline
+            // (a clock ahead) is kept: stop at once rather than be killed mid-write.
+            Err(_) if deadline < UNIX_EPOCH + NOT_A_DEADLINE_BEFORE => {
                 tracing::warn!(
                     deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64,
-                    "the invocation's deadline is already past, which Lambda never sends; working to Lambda's longest invocation instead"
+                    "the invocation's deadline is a duration, not a time (a local emulator); working to Lambda's longest invocation"
                 );
                 MAX_INVOCATION
             }
+            Err(_) => Duration::ZERO,
         };
         // A margin as long as the invocation would stop every batch before it starts and the
         // shard would never advance: keep at least half the time for the work.

@@ -56,10 +56,10 @@ async fn invoke(
     payloads: &RawPayloads,
     event: LambdaEvent<()>,
 ) -> Result<BatchResponse, Error> {
-    let stop_at = handler.stop_at(event.context.deadline());
     let payload = payloads
         .take(&event.context.request_id)
         .ok_or("the invocation's payload was not kept by the RawPayloads layer")?;
+    let stop_at = handler.stop_at(event.context.deadline());
     let invocation = handler.handle(&payload, stop_at).await?;
     println!("{}", invocation.metrics.to_emf(now_ms()));
     Ok(invocation.response)

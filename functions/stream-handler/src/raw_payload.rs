@@ -51,6 +51,7 @@ impl<S> Layer<S> for RawPayloads {
 }
 
 /// The service [`RawPayloads`] wraps around the runtime's.
+#[derive(Clone)]
 pub struct TakePayload<S> {
     inner: S,
     payloads: RawPayloads,

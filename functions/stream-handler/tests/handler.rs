@@ -396,7 +396,7 @@ async fn a_malformed_first_record_without_sequence_number_fails_the_invocation_o
 }
 
 #[test]
-fn a_deadline_already_past_means_an_emulator_and_lambdas_longest_invocation() {
+fn a_deadline_that_is_a_duration_means_an_emulator_and_lambdas_longest_invocation() {
     let h = handler(vec![], Letters::default());
     // `cargo lambda watch` sends Lambda-Runtime-Deadline-Ms: 600000.
     let deadline = std::time::UNIX_EPOCH + Duration::from_millis(600_000);
@@ -407,4 +407,7 @@ fn a_deadline_already_past_means_an_emulator_and_lambdas_longest_invocation() {
         left > Duration::from_secs(890) && left <= Duration::from_secs(900),
         "{left:?}"
     );
+    // A real time already past (a clock ahead): stop at once.
+    let past = std::time::SystemTime::now() - Duration::from_secs(1);
+    assert!(h.stop_at(past) <= Instant::now());
 }

@@ -341,7 +341,9 @@ mod fast {
     use crate::scan::{Scan, Scanner};
 
     /// The whole payload. A record the scan cannot read is cut out by a validating skip and
-    /// left to `serde`; only a payload that is no valid JSON at all hands over entirely.
+    /// left to `serde`. The whole payload hands over when it is no valid JSON, or in rare
+    /// valid cases the scan leaves to `serde` (a duplicate `Records`, a key whose escapes do
+    /// not decode, a value nested over [`crate::scan::MAX_DEPTH`] deep).
     pub(super) fn event(text: &str) -> Scan<StreamEvent<'_>> {
         let mut s = Scanner::new(text);
         let mut event = None;

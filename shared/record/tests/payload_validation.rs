@@ -45,6 +45,11 @@ fn agrees_with_serde(payload: &[u8]) {
             assert_eq!(ours.raws, raws);
             let alone: Vec<_> = raws.iter().map(|raw| StreamRecord::parse(raw)).collect();
             assert_eq!(ours.records, alone);
+            // And each record parses (or not) as the typed serde parser alone parses it.
+            for (raw, ours) in raws.iter().zip(&ours.records) {
+                let typed = serde_json::from_str::<StreamRecord>(raw);
+                assert_eq!(ours.is_ok(), typed.is_ok(), "{raw}");
+            }
         }
         (Err(_), None) => {}
         (ours, theirs) => panic!(
