@@ -45,6 +45,18 @@ pub enum HandlerError {
     Unreportable { index: usize, reason: String },
 }
 
+impl HandlerError {
+    /// A name for the kind of failure: Lambda records it as the invocation's `errorType`,
+    /// where alarms and log queries can match it.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::Event(_) => "InvalidPayload",
+            HandlerError::KeySchema(_) => "KeySchemaUnavailable",
+            HandlerError::Unreportable { .. } => "UnreportableFailure",
+        }
+    }
+}
+
 /// What an invocation produced.
 #[derive(Debug)]
 pub struct Invocation {

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use lambda_runtime::layers::TracingLayer;
-use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
+use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent, Runtime};
 use stream_handler::raw_payload::RawPayloads;
-use stream_handler::{now_ms, BatchResponse, Settings, StreamHandler};
+use stream_handler::{now_ms, BatchResponse, HandlerError, Settings, StreamHandler};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -51,14 +51,36 @@ async fn run() -> Result<ExitCode, Error> {
     }
 }
 
+/// Why an invocation failed as a whole (Lambda then retries the batch).
+#[derive(Debug, thiserror::Error)]
+enum InvokeError {
+    #[error("the invocation's payload was not kept by the RawPayloads layer")]
+    PayloadNotKept,
+    #[error(transparent)]
+    Handler(#[from] HandlerError),
+}
+
+impl From<InvokeError> for Diagnostic {
+    fn from(error: InvokeError) -> Self {
+        let error_type = match &error {
+            InvokeError::PayloadNotKept => "PayloadNotKept",
+            InvokeError::Handler(e) => e.error_type(),
+        };
+        Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
 async fn invoke(
     handler: &StreamHandler,
     payloads: &RawPayloads,
     event: LambdaEvent<()>,
-) -> Result<BatchResponse, Error> {
+) -> Result<BatchResponse, InvokeError> {
     let payload = payloads
         .take(&event.context.request_id)
-        .ok_or("the invocation's payload was not kept by the RawPayloads layer")?;
+        .ok_or(InvokeError::PayloadNotKept)?;
     let stop_at = handler.stop_at(event.context.deadline());
     let invocation = handler.handle(&payload, stop_at).await?;
     println!("{}", invocation.metrics.to_emf(now_ms()));

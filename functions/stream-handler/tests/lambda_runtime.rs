@@ -99,14 +99,18 @@ fn start_function(port: u16, out: &Path, dead_letters: &Path) -> Running {
     Running(child)
 }
 
-fn invoke(port: u16, event: &Path) -> Value {
-    let output = cargo_lambda()
+fn invoke_raw(port: u16, event: &Path) -> std::process::Output {
+    cargo_lambda()
         .args(["invoke", "-A", "127.0.0.1", "-P"])
         .arg(port.to_string())
         .arg("-F")
         .arg(event)
         .output()
-        .expect("cargo lambda invoke runs");
+        .expect("cargo lambda invoke runs")
+}
+
+fn invoke(port: u16, event: &Path) -> Value {
+    let output = invoke_raw(port, event);
     assert!(
         output.status.success(),
         "{}",
@@ -140,6 +144,16 @@ fn under_the_lambda_runtime_the_sinks_get_what_the_local_run_gives_them() {
     let port = free_port();
     let _emulator = start_emulator(port);
     let _function = start_function(port, &file("lambda.jsonl"), &file("lambda-dlq.jsonl"));
+
+    // A payload that is no stream event fails the invocation, named, and the function lives on.
+    std::fs::write(file("not-an-event.json"), r#"{"Records": 5}"#).expect("written");
+    let failed = invoke_raw(port, &file("not-an-event.json"));
+    let message = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success());
+    assert!(
+        message.contains("InvalidPayload") && message.contains("expected a sequence"),
+        "{message}"
+    );
 
     for event in events() {
         let response = invoke(port, &event);
