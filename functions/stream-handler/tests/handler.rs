@@ -47,6 +47,13 @@ fn seq(n: u32) -> String {
     format!("{:021}", 100 + n)
 }
 
+/// The partial batch response naming record `n`.
+fn failure_at(n: u32) -> Vec<ItemFailure> {
+    vec![ItemFailure {
+        item_identifier: seq(n),
+    }]
+}
+
 fn batch(n: u32) -> Vec<Box<RawValue>> {
     (0..n).map(|i| raw_record(i, &format!("o#{i}"))).collect()
 }
@@ -191,12 +198,7 @@ async fn a_sink_failing_at_record_k_reports_k_and_the_retry_completes_without_du
     let records = batch(10);
 
     let invocation = h.handle(&payload(&records), later()).await.unwrap();
-    assert_eq!(
-        invocation.response.batch_item_failures,
-        vec![ItemFailure {
-            item_identifier: seq(k)
-        }]
-    );
+    assert_eq!(invocation.response.batch_item_failures, failure_at(k));
     assert_eq!(
         *flaky.written.lock().unwrap(),
         (0..k).map(seq).collect::<Vec<_>>(),
@@ -238,12 +240,7 @@ async fn the_lowest_failure_across_sinks_is_reported() {
         .handle(&payload(&batch(10)), later())
         .await
         .unwrap();
-    assert_eq!(
-        invocation.response.batch_item_failures,
-        vec![ItemFailure {
-            item_identifier: seq(3)
-        }]
-    );
+    assert_eq!(invocation.response.batch_item_failures, failure_at(3));
 }
 
 #[tokio::test]
@@ -318,12 +315,7 @@ async fn when_the_dead_letter_queue_fails_the_unmappable_record_is_retried() {
         .handle(&payload(&records), later())
         .await
         .unwrap();
-    assert_eq!(
-        invocation.response.batch_item_failures,
-        vec![ItemFailure {
-            item_identifier: seq(3)
-        }]
-    );
+    assert_eq!(invocation.response.batch_item_failures, failure_at(3));
     assert_eq!(
         invocation
             .metrics
@@ -346,12 +338,7 @@ async fn stops_before_the_deadline_and_reports_the_unfinished_records() {
         Instant::now() <= stop_at + Duration::from_millis(1),
         "returned at the deadline, not after"
     );
-    assert_eq!(
-        invocation.response.batch_item_failures,
-        vec![ItemFailure {
-            item_identifier: seq(0)
-        }]
-    );
+    assert_eq!(invocation.response.batch_item_failures, failure_at(0));
     assert_eq!(invocation.metrics.counter(names::CHANGE_EVENTS_FAILED), 4);
 }
 

@@ -49,6 +49,13 @@ async fn sink(url: &str) -> Box<dyn Sink> {
     sink_with(url, &AwsContext::with_config(SdkConfig::builder().build())).await
 }
 
+/// A fresh fake cluster and a sink writing to its `orders` index.
+async fn orders_index() -> (FakeOpenSearch, Box<dyn Sink>) {
+    let fake = FakeOpenSearch::start().await;
+    let sink = sink(&fake.url("orders")).await;
+    (fake, sink)
+}
+
 fn soon() -> Instant {
     Instant::now() + Duration::from_secs(20)
 }
@@ -88,8 +95,7 @@ fn failures(report: &WriteReport) -> Vec<(usize, FailureKind)> {
 
 #[tokio::test]
 async fn indexes_each_document_under_its_primary_key_and_version() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (fake, sink) = orders_index().await;
     let raw = vec![
         change("orders", 1, "INSERT", "a", 1),
         change("orders", 2, "INSERT", "b", 2),
@@ -133,8 +139,7 @@ async fn indexes_each_document_under_its_primary_key_and_version() {
 
 #[tokio::test]
 async fn documents_with_newlines_and_quotes_stay_one_ndjson_line() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (fake, sink) = orders_index().await;
     let image = serde_json::json!({
         "pk": {"S": "a\"b|c"}, "sk": {"S": "1"},
         "text": {"S": "two\nlines, \"quoted\", ü"},
@@ -163,8 +168,7 @@ async fn documents_with_newlines_and_quotes_stay_one_ndjson_line() {
 
 #[tokio::test]
 async fn replays_duplicates_and_late_changes_converge_to_the_last_change() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (fake, sink) = orders_index().await;
     let raw = vec![
         change("orders", 1, "INSERT", "a", 1),
         change("orders", 2, "INSERT", "b", 1),
@@ -207,8 +211,7 @@ async fn replays_duplicates_and_late_changes_converge_to_the_last_change() {
 
 #[tokio::test]
 async fn changes_sharing_a_version_apply_in_stream_order() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (fake, sink) = orders_index().await;
     // DynamoDB stamps changes with a rounded time: several share a version, and the later
     // one must still win, in one write and across writes (external_gte, not external).
     let raw = vec![
@@ -228,8 +231,7 @@ async fn changes_sharing_a_version_apply_in_stream_order() {
 
 #[tokio::test]
 async fn deletes_remove_documents_and_deleting_a_missing_one_succeeds() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (fake, sink) = orders_index().await;
     let raw = vec![change("orders", 1, "INSERT", "a", 1)];
     assert!(sink.write(&changes(&raw), soon()).await.failures.is_empty());
 
@@ -287,8 +289,7 @@ async fn table_placeholder_routes_each_table_to_its_own_index() {
 
 #[tokio::test]
 async fn throttled_items_are_retried_alone_until_accepted() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (fake, sink) = orders_index().await;
     fake.throttle_once("b|1");
     fake.throttle_once("d|1");
     let raw: Vec<String> = ["a", "b", "c", "d", "e"]
@@ -315,8 +316,7 @@ async fn throttled_items_are_retried_alone_until_accepted() {
 
 #[tokio::test]
 async fn persistent_throttling_is_retryable_at_that_record_only() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (fake, sink) = orders_index().await;
     fake.throttle_always("b|1");
     let raw = vec![
         change("orders", 1, "INSERT", "a", 1),
@@ -345,8 +345,7 @@ async fn persistent_throttling_is_retryable_at_that_record_only() {
 
 #[tokio::test]
 async fn mapping_errors_are_permanent_for_that_record_only() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (fake, sink) = orders_index().await;
     fake.reject_mapping("b|1");
     let raw = vec![
         change("orders", 1, "INSERT", "a", 1),
@@ -369,8 +368,7 @@ async fn mapping_errors_are_permanent_for_that_record_only() {
 
 #[tokio::test]
 async fn a_stream_without_new_images_is_not_indexed_as_items() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (_fake, sink) = orders_index().await;
     // KEYS_ONLY: an INSERT carries no new image; indexing the keys would wipe the document.
     let raw = vec![stream_record_json("orders", 1, "INSERT", "a", "1", None)];
     let records = changes(&raw);
@@ -388,8 +386,7 @@ async fn a_stream_without_new_images_is_not_indexed_as_items() {
 
 #[tokio::test]
 async fn a_failed_request_is_retried_with_backoff() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (fake, sink) = orders_index().await;
     fake.fail_requests(2);
     let raw = vec![
         change("orders", 1, "INSERT", "a", 1),
@@ -408,8 +405,7 @@ async fn a_failed_request_is_retried_with_backoff() {
 
 #[tokio::test]
 async fn a_cluster_failing_until_the_deadline_leaves_every_record_retryable() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (fake, sink) = orders_index().await;
     fake.fail_requests(usize::MAX);
     let raw = vec![
         change("orders", 1, "INSERT", "a", 1),
@@ -453,8 +449,7 @@ async fn an_unreachable_cluster_leaves_every_record_retryable() {
 
 #[tokio::test]
 async fn a_request_without_answer_is_abandoned_at_the_deadline() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (fake, sink) = orders_index().await;
     fake.stall_requests(usize::MAX);
     let raw = vec![
         change("orders", 1, "INSERT", "a", 1),
@@ -536,8 +531,7 @@ async fn a_request_too_large_for_the_cluster_is_halved_and_an_oversized_document
 
 #[tokio::test]
 async fn an_id_longer_than_opensearch_accepts_is_rejected_without_sending() {
-    let fake = FakeOpenSearch::start().await;
-    let sink = sink(&fake.url("orders")).await;
+    let (fake, sink) = orders_index().await;
     let raw = vec![
         change("orders", 1, "INSERT", &"k".repeat(600), 1),
         change("orders", 2, "INSERT", "b", 1),

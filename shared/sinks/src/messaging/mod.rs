@@ -276,6 +276,26 @@ pub(crate) struct EntryError {
     pub message: String,
 }
 
+/// The entries of an SQS- or SNS-style batch call, one per message, each named by its position
+/// in the call (what [`results_by_id`] reads back). `entry` builds one in the SDK's own type,
+/// told whether the destination is FIFO (a queue URL or topic ARN ending in `.fifo`).
+pub(crate) fn entries_by_id<E, B>(
+    destination: &str,
+    batch: &[&Message],
+    entry: impl Fn(String, &Message, bool) -> Result<E, B>,
+) -> Result<Vec<E>, CallFailure>
+where
+    B: std::error::Error + Send + Sync + 'static,
+{
+    let fifo = destination.ends_with(".fifo");
+    batch
+        .iter()
+        .enumerate()
+        .map(|(at, message)| entry(at.to_string(), message, fifo))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CallFailure::build)
+}
+
 /// Per-entry results of an SQS- or SNS-style batch call, whose entries are named by the id we
 /// gave them (their position in the call). An entry counts as sent only when the response lists
 /// it as successful: one it does not mention is retried, never assumed delivered.

@@ -22,8 +22,8 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 use super::{
-    parse_format, results_by_id, target, CallFailure, Calls, EntryError, Format, Limits, Message,
-    MessagingSink, Transport,
+    entries_by_id, parse_format, results_by_id, target, CallFailure, Calls, EntryError, Format,
+    Limits, Message, MessagingSink, Transport,
 };
 use crate::aws::AwsContext;
 use crate::config::ConfigError;
@@ -158,13 +158,7 @@ impl Transport for Sqs {
         destination: &str,
         batch: &[&Message],
     ) -> Result<Vec<Result<(), EntryError>>, CallFailure> {
-        let fifo = destination.ends_with(".fifo");
-        let entries = batch
-            .iter()
-            .enumerate()
-            .map(|(at, message)| entry(at, message, fifo))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(CallFailure::build)?;
+        let entries = entries_by_id(destination, batch, entry)?;
         self.calls.add();
         let output = self
             .client
@@ -189,12 +183,12 @@ impl Transport for Sqs {
 }
 
 fn entry(
-    at: usize,
+    id: String,
     message: &Message,
     fifo: bool,
 ) -> Result<SendMessageBatchRequestEntry, aws_smithy_types::error::operation::BuildError> {
     let mut entry = SendMessageBatchRequestEntry::builder()
-        .id(at.to_string())
+        .id(id)
         .message_body(&message.body);
     for (name, value) in &message.attributes {
         let value = MessageAttributeValue::builder()
