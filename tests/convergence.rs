@@ -21,8 +21,8 @@ use cdc_e2e::lambda::{deliver, handler, Delivery};
 use cdc_e2e::proxy::Proxy;
 use cdc_e2e::workload::{KeyAttribute, TableShape, Workload};
 use cdc_e2e::{outputs, streams};
+use cdc_lambda::AwsContext;
 use cdc_record::{KeySchema, MappingOptions, StreamRecord};
-use cdc_sinks::AwsContext;
 use cdc_testkit::{
     create_history_table, create_table, dynamodb_local, dynamodb_local_endpoint, moto,
     moto_endpoint, unique,

@@ -12,7 +12,7 @@ use cdc_e2e::items::{live_items, scan, Canonical};
 use cdc_e2e::lambda::handler;
 use cdc_e2e::proxy::Proxy;
 use cdc_e2e::streams;
-use cdc_sinks::AwsContext;
+use cdc_lambda::AwsContext;
 use cdc_testkit::{
     create_history_table, create_table, dynamodb_local, dynamodb_local_endpoint, payload, unique,
 };

@@ -18,8 +18,9 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use cdc_lambda::AwsContext;
 use cdc_record::{AttributeValue as RecordValue, ChangeRecord};
-use cdc_sinks::{AwsContext, Sink, SinkConfig};
+use cdc_sinks::{Sink, SinkConfig};
 use cdc_testkit::{changes, create_table, image, stream_record_json, unique};
 
 // The bench drives only the fake's Bulk API, not its fault injection or inspection helpers.

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 pub async fn handler(
     sinks: &str,
     key_schema: &str,
-    aws: std::sync::Arc<cdc_sinks::AwsContext>,
+    aws: std::sync::Arc<cdc_lambda::AwsContext>,
 ) -> StreamHandler {
     let settings = stream_handler::Settings::from_env(|name| match name {
         "CDC_SINKS" => Some(sinks.to_owned()),

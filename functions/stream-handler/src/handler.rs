@@ -3,36 +3,19 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use cdc_lambda::{
+    now_ms, AwsContext, BatchResponse, ErrorType, Function, FunctionSettings, Invocation,
+    ItemFailure, KeySchemaError, KeySchemas,
+};
 use cdc_record::{sequence_number_of, EventError, MappingOptions, StreamEvent};
-use cdc_sinks::{AwsContext, DeadLetter, DeadLetterQueue, FanOut};
+use cdc_sinks::{DeadLetter, DeadLetterQueue, FanOut};
 use cdc_telemetry::{names, Metrics, Unit};
-use serde::Serialize;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::Instant;
 
 use crate::batch::{self, MappedBatch};
-use crate::key_schemas::{KeySchemaError, KeySchemas};
 use crate::settings::{Settings, SettingsError};
-
-/// Lambda's longest invocation.
-pub const MAX_INVOCATION: Duration = Duration::from_secs(900);
-
-/// Deadlines before September 2001 (10^12 ms since the epoch) are durations, not times.
-const NOT_A_DEADLINE_BEFORE: Duration = Duration::from_secs(1_000_000_000);
-
-/// Lambda's partial batch response for stream event sources.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BatchResponse {
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<ItemFailure>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ItemFailure {
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
-}
 
 /// The whole batch must be retried (Lambda does so when the invocation fails).
 #[derive(Debug, thiserror::Error)]
@@ -45,10 +28,8 @@ pub enum HandlerError {
     Unreportable { index: usize, reason: String },
 }
 
-impl HandlerError {
-    /// A name for the kind of failure: Lambda records it as the invocation's `errorType`,
-    /// where alarms and log queries can match it.
-    pub fn error_type(&self) -> &'static str {
+impl ErrorType for HandlerError {
+    fn error_type(&self) -> &'static str {
         match self {
             HandlerError::Event(_) => "InvalidPayload",
             HandlerError::KeySchema(_) => "KeySchemaUnavailable",
@@ -57,21 +38,12 @@ impl HandlerError {
     }
 }
 
-/// What an invocation produced.
-#[derive(Debug)]
-pub struct Invocation {
-    pub response: BatchResponse,
-    pub metrics: Metrics,
-}
-
 pub struct StreamHandler {
     sinks: FanOut,
     dead_letters: Box<dyn DeadLetterQueue>,
     key_schemas: KeySchemas,
     mapping: MappingOptions,
-    deadline_margin: Duration,
-    metrics_namespace: String,
-    function_name: String,
+    function: FunctionSettings,
 }
 
 impl StreamHandler {
@@ -80,8 +52,7 @@ impl StreamHandler {
         settings: Settings,
         aws: Arc<AwsContext>,
     ) -> Result<Self, SettingsError> {
-        let sinks = cdc_sinks::build_fan_out(&settings.sinks, &aws).await?;
-        let dead_letters = settings.dead_letters.build(&aws).await?;
+        let (sinks, dead_letters) = settings.sinks.build(&aws).await?;
         Ok(Self::new(sinks, dead_letters, settings, aws))
     }
 
@@ -97,41 +68,8 @@ impl StreamHandler {
             dead_letters,
             key_schemas: KeySchemas::new(settings.key_schemas, aws),
             mapping: settings.mapping,
-            deadline_margin: settings.deadline_margin,
-            metrics_namespace: settings.metrics_namespace,
-            function_name: settings.function_name,
+            function: settings.function,
         }
-    }
-
-    /// The instant to stop writing: the invocation deadline less the margin.
-    pub fn stop_at(&self, deadline: SystemTime) -> Instant {
-        let remaining = match deadline.duration_since(SystemTime::now()) {
-            Ok(remaining) => remaining,
-            // `cargo lambda watch` sends 600000, a duration, where Lambda sends epoch
-            // milliseconds: keeping to it would fail every record. Any other past deadline
-            // (a clock ahead) is kept: stop at once rather than be killed mid-write.
-            Err(_) if deadline < UNIX_EPOCH + NOT_A_DEADLINE_BEFORE => {
-                tracing::warn!(
-                    deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64,
-                    "the invocation's deadline is a duration, not a time (a local emulator); working to Lambda's longest invocation"
-                );
-                MAX_INVOCATION
-            }
-            Err(_) => Duration::ZERO,
-        };
-        // A margin as long as the invocation would stop every batch before it starts and the
-        // shard would never advance: keep at least half the time for the work.
-        let margin = if self.deadline_margin > remaining / 2 {
-            tracing::warn!(
-                margin_ms = self.deadline_margin.as_millis() as u64,
-                remaining_ms = remaining.as_millis() as u64,
-                "CDC_DEADLINE_MARGIN_MS is more than half the invocation's time; using half"
-            );
-            remaining / 2
-        } else {
-            self.deadline_margin
-        };
-        Instant::now() + remaining - margin
     }
 
     /// Handles one Lambda payload (`{"Records": [...]}`, as Lambda sends it).
@@ -139,7 +77,7 @@ impl StreamHandler {
         &self,
         payload: &[u8],
         stop_at: Instant,
-    ) -> Result<Invocation, HandlerError> {
+    ) -> Result<Invocation<BatchResponse>, HandlerError> {
         let StreamEvent { raws, records } = StreamEvent::parse(payload)?;
         let mut schemas = HashMap::new();
         for table in batch::tables(&records) {
@@ -156,7 +94,7 @@ impl StreamHandler {
             .as_ref()
             .map_or(usize::MAX, |(index, _)| *index);
         let letters = letters_before(&mut mapped, report.rejected, limit);
-        let sent = self.send_dead_letters(&letters, stop_at).await;
+        let sent = cdc_sinks::send_in_order(self.dead_letters.as_ref(), &letters, stop_at).await;
         if let Err((index, reason)) = sent {
             first_failure = Some((index, reason));
         }
@@ -168,36 +106,6 @@ impl StreamHandler {
         Ok(Invocation { response, metrics })
     }
 
-    /// Sends dead letters in batch order; on failure, the first letter not sent fails the batch there.
-    async fn send_dead_letters(
-        &self,
-        letters: &[(usize, DeadLetter<'_>)],
-        stop_at: Instant,
-    ) -> Result<(), (usize, String)> {
-        if letters.is_empty() {
-            return Ok(());
-        }
-        for (_, letter) in letters {
-            tracing::warn!(
-                sequence_number = letter.sequence_number.as_deref().unwrap_or("unknown"),
-                reason = %letter.reason,
-                "dead-lettering record"
-            );
-        }
-        let only: Vec<DeadLetter<'_>> = letters.iter().map(|(_, l)| l.clone()).collect();
-        match timeout_at(stop_at, self.dead_letters.send(&only, stop_at)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err((letters[e.sent.min(letters.len() - 1)].0, e.to_string())),
-            Err(_) => Err((
-                letters[0].0,
-                format!(
-                    "dead-letter queue {}: deadline reached",
-                    self.dead_letters.name()
-                ),
-            )),
-        }
-    }
-
     fn metrics(
         &self,
         mapped: &MappedBatch<'_>,
@@ -205,13 +113,8 @@ impl StreamHandler {
         failed_from: usize,
         total: usize,
     ) -> Metrics {
-        let mut metrics = Metrics::new(
-            self.metrics_namespace.clone(),
-            vec![("FunctionName".into(), self.function_name.clone())],
-        );
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let mut metrics = self.function.metrics();
+        let now_ms = now_ms();
         let written: Vec<f64> = mapped
             .changes
             .iter()
@@ -242,9 +145,7 @@ impl StreamHandler {
         first_failure: Option<(usize, String)>,
     ) -> Result<BatchResponse, HandlerError> {
         let Some((index, reason)) = first_failure else {
-            return Ok(BatchResponse {
-                batch_item_failures: vec![],
-            });
+            return Ok(BatchResponse::default());
         };
         // A record without a readable sequence number cannot be named; retrying from an earlier
         // one only repeats idempotent writes.
@@ -262,6 +163,23 @@ impl StreamHandler {
                 item_identifier: sequence_number.into_owned(),
             }],
         })
+    }
+}
+
+impl Function for StreamHandler {
+    type Response = BatchResponse;
+    type Error = HandlerError;
+
+    fn deadline_margin(&self) -> Duration {
+        self.function.deadline_margin
+    }
+
+    async fn handle(
+        &self,
+        payload: &[u8],
+        stop_at: Instant,
+    ) -> Result<Invocation<BatchResponse>, HandlerError> {
+        StreamHandler::handle(self, payload, stop_at).await
     }
 }
 

@@ -342,18 +342,6 @@ async fn stops_before_the_deadline_and_reports_the_unfinished_records() {
     assert_eq!(invocation.metrics.counter(names::CHANGE_EVENTS_FAILED), 4);
 }
 
-#[test]
-fn stop_at_keeps_the_margin_before_lambdas_deadline() {
-    let h = handler(vec![], Letters::default());
-    let deadline = std::time::SystemTime::now() + Duration::from_secs(10);
-    let stop = h.stop_at(deadline);
-    let left = stop.saturating_duration_since(Instant::now());
-    assert!(
-        left <= Duration::from_secs(8) && left > Duration::from_secs(7),
-        "{left:?}"
-    );
-}
-
 #[tokio::test]
 async fn a_malformed_first_record_without_sequence_number_fails_the_invocation_only_if_it_must_be_retried(
 ) {
@@ -380,21 +368,4 @@ async fn a_malformed_first_record_without_sequence_number_fails_the_invocation_o
             .contains("no record up to it has a readable SequenceNumber"),
         "{err}"
     );
-}
-
-#[test]
-fn a_deadline_that_is_a_duration_means_an_emulator_and_lambdas_longest_invocation() {
-    let h = handler(vec![], Letters::default());
-    // `cargo lambda watch` sends Lambda-Runtime-Deadline-Ms: 600000.
-    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(600_000);
-    let left = h
-        .stop_at(deadline)
-        .saturating_duration_since(Instant::now());
-    assert!(
-        left > Duration::from_secs(890) && left <= Duration::from_secs(900),
-        "{left:?}"
-    );
-    // A real time already past (a clock ahead): stop at once.
-    let past = std::time::SystemTime::now() - Duration::from_secs(1);
-    assert!(h.stop_at(past) <= Instant::now());
 }

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use cdc_lambda::AwsContext;
 use cdc_sinks::jsonl::JsonLinesSink;
-use cdc_sinks::{AwsContext, FanOut, JsonLinesDeadLetters, LineOutput};
+use cdc_sinks::{FanOut, JsonLinesDeadLetters, LineOutput};
 use cdc_testkit::{create_table, dynamodb_local, payload, stream_record_json, unique};
 use serde_json::value::RawValue;
 use stream_handler::{Settings, StreamHandler};

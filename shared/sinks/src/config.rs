@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use crate::aws::AwsContext;
 use crate::dead_letter::{DeadLetterQueue, JsonLinesDeadLetters};
 use crate::dead_letter::{S3DeadLetterConfig, SqsDeadLetterConfig};
 use crate::dynamodb::DynamoDbConfig;
@@ -14,6 +13,7 @@ use crate::output::LineOutput;
 use crate::s3::S3Config;
 use crate::sink::Sink;
 use crate::url::SinkUrl;
+use cdc_lambda::AwsContext;
 
 pub const SINKS_SETTING: &str = "CDC_SINKS";
 pub const DLQ_SETTING: &str = "CDC_DLQ";
@@ -123,6 +123,35 @@ impl SinkConfig {
                 open(SINKS_SETTING, path)?,
             )),
         })
+    }
+}
+
+/// `CDC_SINKS` and `CDC_DLQ` together: what every function that writes change records reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkSettings {
+    /// Each sink's URL and configuration.
+    pub sinks: Vec<(String, SinkConfig)>,
+    pub dead_letters: DeadLetterConfig,
+}
+
+impl SinkSettings {
+    /// Reads both settings through `env` (the process environment in production).
+    pub fn from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(SinkSettings {
+            sinks: SinkConfig::parse_list(env(SINKS_SETTING).as_deref())?,
+            dead_letters: DeadLetterConfig::parse(env(DLQ_SETTING).as_deref())?,
+        })
+    }
+
+    /// Sets up every sink and the dead-letter queue (cold start).
+    pub async fn build(
+        &self,
+        aws: &AwsContext,
+    ) -> Result<(FanOut, Box<dyn DeadLetterQueue>), ConfigError> {
+        Ok((
+            build_fan_out(&self.sinks, aws).await?,
+            self.dead_letters.build(aws).await?,
+        ))
     }
 }
 

@@ -1,7 +1,6 @@
 //! Sinks: the [`Sink`] interface, the [`FanOut`] that writes one batch to all of them, the
 //! sinks themselves (chosen by `CDC_SINKS` URLs) and dead-letter queues (`CDC_DLQ`).
 
-pub mod aws;
 pub mod config;
 mod dead_letter;
 pub mod dynamodb;
@@ -16,9 +15,10 @@ pub mod s3;
 mod sink;
 mod url;
 
-pub use aws::AwsContext;
-pub use config::{build_fan_out, ConfigError, DeadLetterConfig, SinkConfig};
-pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterQueue, JsonLinesDeadLetters};
+pub use config::{build_fan_out, ConfigError, DeadLetterConfig, SinkConfig, SinkSettings};
+pub use dead_letter::{
+    send_in_order, DeadLetter, DeadLetterError, DeadLetterQueue, JsonLinesDeadLetters,
+};
 pub use dead_letter::{QueueRef, S3DeadLetterConfig, SqsDeadLetterConfig};
 pub use fanout::{FanOut, FanOutReport};
 pub use output::LineOutput;

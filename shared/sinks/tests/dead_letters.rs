@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use cdc_lambda::AwsContext;
 use cdc_record::Source;
-use cdc_sinks::{AwsContext, DeadLetter, DeadLetterConfig, DeadLetterQueue, QueueRef};
+use cdc_sinks::{DeadLetter, DeadLetterConfig, DeadLetterQueue, QueueRef};
 use cdc_testkit::{image, moto, stream_record_json, unique};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;

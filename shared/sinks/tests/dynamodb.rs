@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use cdc_sinks::{AwsContext, FailureKind, Sink, SinkConfig};
+use cdc_lambda::AwsContext;
+use cdc_sinks::{FailureKind, Sink, SinkConfig};
 use cdc_testkit::{changes, create_table, image, stream_record_json, unique};
 use tokio::time::Instant;
 

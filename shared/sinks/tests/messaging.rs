@@ -12,11 +12,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use cdc_lambda::AwsContext;
 use cdc_record::{ChangeRecord, ExportSource, KeySchema};
 use cdc_sinks::messaging::{
     EventBridgeConfig, Format, KinesisConfig, MessagingConfig, SnsConfig, SqsConfig,
 };
-use cdc_sinks::{AwsContext, FailureKind, PerTable, Sink, SinkConfig, WriteReport};
+use cdc_sinks::{FailureKind, PerTable, Sink, SinkConfig, WriteReport};
 use cdc_testkit::{changes, image, moto, moto_endpoint, stream_record_json, unique};
 use serde_json::Value;
 use tokio::time::Instant;

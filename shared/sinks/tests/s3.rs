@@ -4,8 +4,9 @@
 use std::io::Read;
 use std::time::Duration;
 
+use cdc_lambda::AwsContext;
 use cdc_record::{map_export_line, ChangeRecord, ExportSource, KeySchema};
-use cdc_sinks::{AwsContext, FailureKind, Sink, SinkConfig};
+use cdc_sinks::{FailureKind, Sink, SinkConfig};
 use cdc_testkit::{changes, image, moto, stream_record_json, unique};
 use tokio::time::Instant;
 

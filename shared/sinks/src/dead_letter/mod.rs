@@ -70,6 +70,36 @@ pub struct DeadLetterError {
     pub error: SharedError,
 }
 
+/// Sends `letters` (each with the position of its record in the caller's batch, in order) to
+/// `queue` by `stop_at`, logging each with its sequence number and reason but never its
+/// content. On failure, names the position of the first letter the queue may not hold, with
+/// why: the caller must not acknowledge that record or any after it.
+pub async fn send_in_order(
+    queue: &dyn DeadLetterQueue,
+    letters: &[(usize, DeadLetter<'_>)],
+    stop_at: Instant,
+) -> Result<(), (usize, String)> {
+    let Some((first, _)) = letters.first() else {
+        return Ok(());
+    };
+    for (_, letter) in letters {
+        tracing::warn!(
+            sequence_number = letter.sequence_number.as_deref().unwrap_or("unknown"),
+            reason = %letter.reason,
+            "dead-lettering record"
+        );
+    }
+    let only: Vec<DeadLetter<'_>> = letters.iter().map(|(_, l)| l.clone()).collect();
+    match tokio::time::timeout_at(stop_at, queue.send(&only, stop_at)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err((letters[e.sent.min(letters.len() - 1)].0, e.to_string())),
+        Err(_) => Err((
+            *first,
+            format!("dead-letter queue {}: deadline reached", queue.name()),
+        )),
+    }
+}
+
 /// A durable place for dead letters.
 #[async_trait]
 pub trait DeadLetterQueue: Send + Sync {

@@ -39,11 +39,11 @@ use async_trait::async_trait;
 use cdc_record::ChangeRecord;
 use tokio::time::Instant;
 
-use crate::aws::AwsContext;
 use crate::config::ConfigError;
 use crate::per_table::PerTable;
 use crate::sink::{Failure, FailureKind, Sink, WriteReport};
 use crate::url::SinkUrl;
+use cdc_lambda::AwsContext;
 
 pub use convert::SdkItem;
 

@@ -19,10 +19,10 @@ use super::{
     parse_format, target, CallFailure, Calls, EntryError, Format, Limits, Message, MessagingSink,
     Transport,
 };
-use crate::aws::AwsContext;
 use crate::config::ConfigError;
 use crate::per_table::PerTable;
 use crate::url::SinkUrl;
+use cdc_lambda::AwsContext;
 
 const OPTIONS: &[&str] = &[super::FORMAT_OPTION, "source"];
 pub const DEFAULT_SOURCE: &str = "dynamodb.cdc";

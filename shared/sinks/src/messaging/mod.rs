@@ -48,10 +48,10 @@ use async_trait::async_trait;
 use cdc_record::{ChangeRecord, Source};
 use tokio::time::{timeout_at, Instant};
 
-use crate::aws::AwsContext;
 use crate::config::ConfigError;
 use crate::sink::{DeadlineExceeded, Failure, FailureKind, SharedError, Sink, WriteReport};
 use crate::url::SinkUrl;
+use cdc_lambda::AwsContext;
 
 pub(crate) use deliver::{deliver, ItemKey, Slot};
 pub use eventbridge::EventBridgeConfig;

@@ -25,10 +25,10 @@ use super::{
     entries_by_id, parse_format, results_by_id, target, CallFailure, Calls, EntryError, Format,
     Limits, Message, MessagingSink, Transport,
 };
-use crate::aws::AwsContext;
 use crate::config::ConfigError;
 use crate::per_table::PerTable;
 use crate::url::SinkUrl;
+use cdc_lambda::AwsContext;
 
 const OPTIONS: &[&str] = &[super::FORMAT_OPTION];
 

@@ -16,7 +16,7 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use tokio::sync::Mutex;
 
 use super::{error_chain, NDJSON};
-use crate::aws::AwsContext;
+use cdc_lambda::AwsContext;
 
 /// Authentication as configured (no I/O yet).
 #[derive(Debug, Clone, PartialEq, Eq)]

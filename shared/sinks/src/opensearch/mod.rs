@@ -49,11 +49,11 @@ use async_trait::async_trait;
 use cdc_record::ChangeRecord;
 use tokio::time::Instant;
 
-use crate::aws::AwsContext;
 use crate::config::{ConfigError, SINKS_SETTING};
 use crate::per_table::PerTable;
 use crate::sink::{Sink, WriteReport};
 use crate::url::SinkUrl;
+use cdc_lambda::AwsContext;
 
 pub use auth::{AuthConfig, SigV4Service};
 pub use bulk::ItemError;

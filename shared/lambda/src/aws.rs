@@ -1,4 +1,5 @@
-//! One AWS configuration for every sink, loaded once at cold start.
+//! One AWS configuration for every client of a function (sinks, state table, queues), loaded
+//! once at cold start.
 //!
 //! `aws-config` reads credentials, region and `AWS_ENDPOINT_URL` (and the per-service
 //! `AWS_ENDPOINT_URL_<SERVICE>`) from the environment, so every sink runs against local

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::aws::AwsContext;
 use aws_sdk_dynamodb::types::KeyType;
 use cdc_record::KeySchema;
-use cdc_sinks::AwsContext;
 use tokio::sync::{Mutex, OnceCell};
 use tokio::time::{timeout_at, Instant};
 

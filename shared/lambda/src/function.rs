@@ -1,0 +1,77 @@
+//! The contract between a function's handler and the shared entry point.
+
+use std::future::Future;
+use std::time::Duration;
+
+use cdc_telemetry::Metrics;
+use serde::Serialize;
+use tokio::time::Instant;
+
+/// A Lambda function of the project: handles one invocation's payload, as raw bytes.
+pub trait Function {
+    /// What the invocation answers Lambda.
+    type Response: Response;
+    /// Why a whole invocation failed (Lambda then retries it).
+    type Error: std::error::Error + ErrorType;
+
+    /// How long before Lambda's deadline to stop writing (`CDC_DEADLINE_MARGIN_MS`).
+    fn deadline_margin(&self) -> Duration;
+
+    /// Handles one payload, finishing by `stop_at`.
+    fn handle(
+        &self,
+        payload: &[u8],
+        stop_at: Instant,
+    ) -> impl Future<Output = Result<Invocation<Self::Response>, Self::Error>>;
+}
+
+/// What an invocation produced: its answer and its metrics.
+#[derive(Debug)]
+pub struct Invocation<R> {
+    pub response: R,
+    pub metrics: Metrics,
+}
+
+/// An invocation's answer to Lambda.
+pub trait Response: Serialize {
+    /// Whether some of the work must be retried (a local run then exits with failure).
+    fn has_failures(&self) -> bool;
+}
+
+/// Names the kind of a failure: Lambda records it as the invocation's `errorType`, where alarms
+/// and log queries can match it.
+pub trait ErrorType {
+    fn error_type(&self) -> &'static str;
+}
+
+/// Lambda's partial batch response, the same for stream and SQS event sources: the stream's
+/// first failed `SequenceNumber`, or each failed SQS `messageId`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchResponse {
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+impl BatchResponse {
+    /// A response failing exactly these items.
+    pub fn failing(identifiers: impl IntoIterator<Item = String>) -> Self {
+        BatchResponse {
+            batch_item_failures: identifiers
+                .into_iter()
+                .map(|item_identifier| ItemFailure { item_identifier })
+                .collect(),
+        }
+    }
+}
+
+impl Response for BatchResponse {
+    fn has_failures(&self) -> bool {
+        !self.batch_item_failures.is_empty()
+    }
+}
