@@ -4,10 +4,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use cdc_record::{
-    ChangeRecord, KeySchema, MapError, MappingOptions, RecordId, Source, StreamRecord,
-};
-use cdc_sinks::DeadLetter;
+use cdc_record::{KeySchema, MapError, MappingOptions, RecordId, Source, StreamRecord};
+use cdc_sinks::{DeadLetter, MappedBatch};
 
 /// The tables the parsed records come from (one, for a stream's event source mapping).
 pub fn tables<'a>(parsed: &[Result<StreamRecord<'a>, MapError>]) -> BTreeSet<String> {
@@ -16,18 +14,6 @@ pub fn tables<'a>(parsed: &[Result<StreamRecord<'a>, MapError>]) -> BTreeSet<Str
         .filter_map(|r| r.as_ref().ok()?.table_name().ok())
         .map(|t| t.into_owned())
         .collect()
-}
-
-/// A mapped batch: change records with their positions in the batch, and dead letters.
-#[derive(Debug, Default)]
-pub struct MappedBatch<'a> {
-    pub changes: Vec<ChangeRecord<'a>>,
-    /// `positions[i]` is the batch index of `changes[i]`.
-    pub positions: Vec<usize>,
-    /// Unmappable records by batch index.
-    pub letters: Vec<(usize, DeadLetter<'a>)>,
-    /// TTL deletes left out by `CDC_TTL_DELETES=drop`.
-    pub filtered: usize,
 }
 
 /// Maps every parsed record; `schemas` must hold every table of [`tables`].

@@ -10,11 +10,11 @@ use cdc_lambda::{
     ItemFailure, KeySchemaError, KeySchemas,
 };
 use cdc_record::{sequence_number_of, EventError, MappingOptions, StreamEvent};
-use cdc_sinks::{DeadLetter, DeadLetterQueue, FanOut};
+use cdc_sinks::{deliver, DeadLetterQueue, Delivery, FanOut, MappedBatch};
 use cdc_telemetry::{names, Metrics, Unit};
 use tokio::time::Instant;
 
-use crate::batch::{self, MappedBatch};
+use crate::batch;
 use crate::settings::{Settings, SettingsError};
 
 /// The whole batch must be retried (Lambda does so when the invocation fails).
@@ -85,34 +85,20 @@ impl StreamHandler {
             schemas.insert(table, schema);
         }
         let mut mapped = batch::map(records, &raws, &schemas, &self.mapping);
-
-        let report = self.sinks.write(&mapped.changes, stop_at).await;
-        let mut first_failure = report
-            .first_retryable
-            .map(|(i, reason)| (mapped.positions[i], reason));
-        let limit = first_failure
-            .as_ref()
-            .map_or(usize::MAX, |(index, _)| *index);
-        let letters = letters_before(&mut mapped, report.rejected, limit);
-        let sent = cdc_sinks::send_in_order(self.dead_letters.as_ref(), &letters, stop_at).await;
-        if let Err((index, reason)) = sent {
-            first_failure = Some((index, reason));
-        }
-        let failed_from = first_failure
-            .as_ref()
-            .map_or(raws.len(), |(index, _)| *index);
-        let metrics = self.metrics(&mapped, &letters, failed_from, raws.len());
-        let response = self.response(&raws, first_failure)?;
+        let delivery = deliver(
+            &self.sinks,
+            self.dead_letters.as_ref(),
+            &mut mapped,
+            stop_at,
+        )
+        .await;
+        let metrics = self.metrics(&mapped, &delivery, raws.len());
+        let response = self.response(&raws, delivery.first_failure)?;
         Ok(Invocation { response, metrics })
     }
 
-    fn metrics(
-        &self,
-        mapped: &MappedBatch<'_>,
-        letters: &[(usize, DeadLetter<'_>)],
-        failed_from: usize,
-        total: usize,
-    ) -> Metrics {
+    fn metrics(&self, mapped: &MappedBatch<'_>, delivery: &Delivery<'_>, total: usize) -> Metrics {
+        let failed_from = delivery.failed_from(total);
         let mut metrics = self.function.metrics();
         let now_ms = now_ms();
         let written: Vec<f64> = mapped
@@ -122,10 +108,7 @@ impl StreamHandler {
             .filter(|(_, index)| **index < failed_from)
             .map(|(change, _)| (now_ms - change.timestamp_ms).max(0) as f64)
             .collect();
-        let dead_lettered = letters
-            .iter()
-            .filter(|(index, _)| *index < failed_from)
-            .count();
+        let dead_lettered = delivery.dead_lettered(total);
         metrics.count(names::CHANGE_EVENTS_PROCESSED, written.len() as u64);
         metrics.count(names::CHANGE_EVENTS_PROCESSING_ERRORS, dead_lettered as u64);
         metrics.count(names::CHANGE_EVENTS_FILTERED, mapped.filtered as u64);
@@ -181,29 +164,4 @@ impl Function for StreamHandler {
     ) -> Result<Invocation<BatchResponse>, HandlerError> {
         StreamHandler::handle(self, payload, stop_at).await
     }
-}
-
-/// Unmappable records plus those a sink rejected for good, in batch order, before `limit`.
-fn letters_before<'a>(
-    mapped: &mut MappedBatch<'a>,
-    rejected: std::collections::BTreeMap<usize, String>,
-    limit: usize,
-) -> Vec<(usize, DeadLetter<'a>)> {
-    let mut letters: Vec<(usize, DeadLetter<'a>)> = std::mem::take(&mut mapped.letters);
-    for (i, reason) in rejected {
-        let change = &mapped.changes[i];
-        letters.push((
-            mapped.positions[i],
-            DeadLetter {
-                raw: change.raw,
-                reason,
-                source: change.source,
-                sequence_number: change.sequence_number.clone(),
-                table_name: Some(change.table_name.clone()),
-            },
-        ));
-    }
-    letters.retain(|(index, _)| *index < limit);
-    letters.sort_by_key(|(index, _)| *index);
-    letters
 }

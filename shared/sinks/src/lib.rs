@@ -3,6 +3,7 @@
 
 pub mod config;
 mod dead_letter;
+mod delivery;
 pub mod dynamodb;
 mod fanout;
 pub mod jsonl;
@@ -20,6 +21,7 @@ pub use dead_letter::{
     send_in_order, DeadLetter, DeadLetterError, DeadLetterQueue, JsonLinesDeadLetters,
 };
 pub use dead_letter::{QueueRef, S3DeadLetterConfig, SqsDeadLetterConfig};
+pub use delivery::{deliver, Delivery, MappedBatch};
 pub use fanout::{FanOut, FanOutReport};
 pub use output::LineOutput;
 pub use per_table::PerTable;

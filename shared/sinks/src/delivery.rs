@@ -1,0 +1,102 @@
+//! Delivering one mapped batch: every change to every sink, then the dead letters (unmappable
+//! records and those a sink rejected for good), and the first record that must be retried.
+//! Stream batches and export data files go through the same steps, so they keep the same
+//! guarantee: nothing is acknowledged unless a sink or the dead-letter queue holds it whole.
+
+use std::collections::BTreeMap;
+
+use cdc_record::ChangeRecord;
+use tokio::time::Instant;
+
+use crate::dead_letter::{send_in_order, DeadLetter, DeadLetterQueue};
+use crate::fanout::FanOut;
+
+/// A mapped batch: change records with the positions of their source records, and dead letters.
+#[derive(Debug, Default)]
+pub struct MappedBatch<'a> {
+    pub changes: Vec<ChangeRecord<'a>>,
+    /// `positions[i]` is the position of `changes[i]`'s source record in the batch.
+    pub positions: Vec<usize>,
+    /// Source records that could not be mapped, by position.
+    pub letters: Vec<(usize, DeadLetter<'a>)>,
+    /// Source records left out on purpose (TTL deletes under `CDC_TTL_DELETES=drop`).
+    pub filtered: usize,
+}
+
+/// What became of a delivered batch.
+#[derive(Debug)]
+pub struct Delivery<'a> {
+    /// The first position that must be retried, and why: every record before it is held by
+    /// the sinks or the dead-letter queue; it and every later one must be delivered again.
+    pub first_failure: Option<(usize, String)>,
+    /// The dead letters sent (or attempted, from the first failure on), by position.
+    pub letters: Vec<(usize, DeadLetter<'a>)>,
+}
+
+impl Delivery<'_> {
+    /// The position from which records must be retried (`len` when none).
+    pub fn failed_from(&self, len: usize) -> usize {
+        self.first_failure
+            .as_ref()
+            .map_or(len, |(position, _)| *position)
+    }
+
+    /// Dead letters durably sent: those before the first failure.
+    pub fn dead_lettered(&self, len: usize) -> usize {
+        let failed_from = self.failed_from(len);
+        self.letters
+            .iter()
+            .filter(|(p, _)| *p < failed_from)
+            .count()
+    }
+}
+
+/// Writes `batch` to every sink by `stop_at`, then dead-letters, in order, what cannot be
+/// written and comes before the first record some sink must retry.
+pub async fn deliver<'a>(
+    sinks: &FanOut,
+    dead_letters: &dyn DeadLetterQueue,
+    batch: &mut MappedBatch<'a>,
+    stop_at: Instant,
+) -> Delivery<'a> {
+    let report = sinks.write(&batch.changes, stop_at).await;
+    let mut first_failure = report
+        .first_retryable
+        .map(|(i, reason)| (batch.positions[i], reason));
+    let limit = first_failure
+        .as_ref()
+        .map_or(usize::MAX, |(position, _)| *position);
+    let letters = letters_before(batch, report.rejected, limit);
+    if let Err(failure) = send_in_order(dead_letters, &letters, stop_at).await {
+        first_failure = Some(failure);
+    }
+    Delivery {
+        first_failure,
+        letters,
+    }
+}
+
+/// Unmappable records plus those a sink rejected for good, in batch order, before `limit`.
+fn letters_before<'a>(
+    batch: &mut MappedBatch<'a>,
+    rejected: BTreeMap<usize, String>,
+    limit: usize,
+) -> Vec<(usize, DeadLetter<'a>)> {
+    let mut letters: Vec<(usize, DeadLetter<'a>)> = std::mem::take(&mut batch.letters);
+    for (i, reason) in rejected {
+        let change = &batch.changes[i];
+        letters.push((
+            batch.positions[i],
+            DeadLetter {
+                raw: change.raw,
+                reason,
+                source: change.source,
+                sequence_number: change.sequence_number.clone(),
+                table_name: Some(change.table_name.clone()),
+            },
+        ));
+    }
+    letters.retain(|(position, _)| *position < limit);
+    letters.sort_by_key(|(position, _)| *position);
+    letters
+}
