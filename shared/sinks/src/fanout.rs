@@ -28,6 +28,11 @@ impl FanOut {
         FanOut { sinks }
     }
 
+    /// The sinks, in `CDC_SINKS` order.
+    pub fn sinks(&self) -> impl Iterator<Item = &dyn Sink> {
+        self.sinks.iter().map(|sink| sink.as_ref())
+    }
+
     /// Writes `records` to all sinks concurrently; a sink still writing at `deadline` has
     /// failed every record of the batch (retryable, since its outcome is unknown).
     pub async fn write(&self, records: &[ChangeRecord<'_>], deadline: Instant) -> FanOutReport {

@@ -26,6 +26,7 @@ pub use fanout::{FanOut, FanOutReport};
 pub use output::LineOutput;
 pub use per_table::PerTable;
 pub use sink::{
-    DeadlineExceeded, Failure, FailureKind, NoNewImage, SharedError, Sink, WriteReport,
+    DeadlineExceeded, DeleteMemory, Failure, FailureKind, NoNewImage, SharedError, Sink,
+    WriteReport,
 };
 pub use url::SinkUrl;

@@ -26,6 +26,29 @@ pub trait Sink: Send + Sync {
     fn api_calls(&self) -> u64 {
         0
     }
+
+    /// How long the sink remembers a delete of an item of `table`, so that an older copy of
+    /// the item arriving later (a snapshot copy loaded while the stream runs) is refused
+    /// rather than bringing the item back. Read by the export loader before loading a table.
+    async fn delete_memory(
+        &self,
+        _table: &str,
+        _deadline: Instant,
+    ) -> Result<DeleteMemory, SharedError> {
+        Ok(DeleteMemory::NotNeeded)
+    }
+}
+
+/// How long a sink remembers deletes (see [`Sink::delete_memory`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteMemory {
+    /// Every change is its own record (history tables, S3, queues, files): a late copy adds a
+    /// record with its older version; it does not undo the delete.
+    NotNeeded,
+    /// For this long: tombstones until their TTL, OpenSearch's `index.gc_deletes`.
+    For(std::time::Duration),
+    /// Not at all: the last write wins, or deletes leave nothing behind.
+    Never,
 }
 
 /// Whether retrying can help.

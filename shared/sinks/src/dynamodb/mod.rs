@@ -41,7 +41,7 @@ use tokio::time::Instant;
 
 use crate::config::ConfigError;
 use crate::per_table::PerTable;
-use crate::sink::{Failure, FailureKind, Sink, WriteReport};
+use crate::sink::{DeleteMemory, Failure, FailureKind, SharedError, Sink, WriteReport};
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 
@@ -123,6 +123,18 @@ impl Sink for DynamoDbSink {
 
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    async fn delete_memory(
+        &self,
+        _table: &str,
+        _deadline: Instant,
+    ) -> Result<DeleteMemory, SharedError> {
+        Ok(match self.config.mode {
+            Mode::Replica if self.config.tombstones => DeleteMemory::For(self.config.tombstone_ttl),
+            Mode::Replica | Mode::Batch => DeleteMemory::Never,
+            Mode::History => DeleteMemory::NotNeeded,
+        })
     }
 }
 
