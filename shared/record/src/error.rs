@@ -48,6 +48,10 @@ pub enum Reason {
     EventSourceArn(String),
     #[error("ApproximateCreationDateTime {0} is not a time in seconds since the epoch")]
     Timestamp(String),
+    #[error(
+        "Metadata.WriteTimestampMicros {0:?} is not a time in whole microseconds since the epoch"
+    )]
+    WriteTimestamp(String),
     #[error(transparent)]
     Key(#[from] KeyError),
 }

@@ -1,27 +1,48 @@
-//! Lines of a DynamoDB export in DYNAMODB_JSON format (`{"Item": {...}}`) to change records.
+//! Lines of a DynamoDB export's data files (DYNAMODB_JSON; ION lines are first turned into
+//! this by [`crate::ion_line_to_json`]) to change records. A full export writes one
+//! `{"Item": {...}}` per item; an incremental export one `{"Metadata": ..., "Keys": ...,
+//! "NewImage": ..., "OldImage": ...}` per changed item (see [`crate::incremental`]).
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::change::{Action, ChangeRecord, Source};
-use crate::error::{MapError, RecordId};
+use crate::change::{Action, ChangeRecord, Document, Source};
+use crate::error::{MapError, Reason, RecordId};
 use crate::key::KeySchema;
-use crate::{shape_error, transcode, version};
+use crate::scan::{object, Scan, Scanner};
+use crate::value::Item;
+use crate::{incremental, shape_error, transcode, version, MappingOptions};
 
-/// What every item of one export shares.
+/// Which export a data file belongs to: what versions and timestamps its lines get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    /// A full export (`{"Item": {...}}` lines): every item as of the export time.
+    Full {
+        /// `ExportTime`, in milliseconds since the epoch.
+        export_time_ms: i64,
+    },
+    /// An incremental export: the last state of each item changed in the window
+    /// `[from_ms, to_ms)` (`IncrementalExportSpecification`'s `ExportFromTime`/`ExportToTime`,
+    /// in milliseconds since the epoch).
+    Incremental { from_ms: i64, to_ms: i64 },
+}
+
+/// What every line of one export shares.
 #[derive(Debug, Clone)]
 pub struct ExportSource<'s> {
     pub table_name: &'s str,
     pub key_schema: &'s KeySchema,
-    /// `ExportTime` of the export, in milliseconds since the epoch.
-    pub export_time_ms: i64,
+    pub kind: ExportKind,
     /// See [`version::DEFAULT_EXPORT_MARGIN_MS`].
     pub version_margin_ms: i64,
+    /// `view_on_remove` decides the document of an incremental export's deletes.
+    pub options: MappingOptions,
 }
 
+/// A full export's line, as `serde` reads it once the scan has handed over.
 #[derive(Deserialize)]
-struct ExportLine<'a> {
+struct FullLine<'a> {
     #[serde(rename = "Item", borrow)]
     item: &'a serde_json::value::RawValue,
 }
@@ -32,27 +53,41 @@ pub fn map_export_line<'a>(
     line_number: u64,
     source: &ExportSource<'a>,
 ) -> Result<ChangeRecord<'a>, MapError> {
-    let fail = |reason| MapError {
+    let mapped = match source.kind {
+        ExportKind::Full { export_time_ms } => full(line, source, export_time_ms),
+        ExportKind::Incremental { from_ms, to_ms } => {
+            incremental::map(line, source, from_ms, to_ms)
+        }
+    };
+    mapped.map_err(|reason| MapError {
         record: RecordId::ExportLine(line_number),
         reason,
+    })
+}
+
+fn full<'a>(
+    line: &'a str,
+    source: &ExportSource<'a>,
+    export_time_ms: i64,
+) -> Result<ChangeRecord<'a>, Reason> {
+    let names = source.key_schema.names();
+    let (document, key_attributes) = match scan_full(line, &names) {
+        Some(found) => found,
+        None => {
+            let image = serde_json::from_str::<FullLine>(line)
+                .map_err(|_| shape_error::<FullLine>(line, ""))?
+                .item;
+            transcode::document_capturing(image.get(), "Item", &names)?
+        }
     };
-    let image = serde_json::from_str::<ExportLine>(line)
-        .map_err(|_| fail(shape_error::<ExportLine>(line, "")))?
-        .item;
-    let (document, key_attributes) =
-        transcode::document_capturing(image.get(), "Item", &source.key_schema.names())
-            .map_err(fail)?;
-    let key = source
-        .key_schema
-        .key_of(&key_attributes)
-        .map_err(|e| fail(e.into()))?;
+    let key = source.key_schema.key_of(&key_attributes)?;
     Ok(ChangeRecord {
         table_name: Cow::Borrowed(source.table_name),
         key,
         event_name: None,
         action: Action::Index,
-        timestamp_ms: source.export_time_ms,
-        version: version::export_version(source.export_time_ms, source.version_margin_ms),
+        timestamp_ms: export_time_ms,
+        version: version::export_version(export_time_ms, source.version_margin_ms),
         sequence_number: None,
         event_id: None,
         ttl_delete: false,
@@ -61,4 +96,25 @@ pub fn map_export_line<'a>(
         keys_only: false,
         raw: line,
     })
+}
+
+/// The common case in one validating pass: the item is transcoded where the scan meets it,
+/// instead of `serde` tokenising the line once more beforehand. `None` hands over to `serde`
+/// (which also explains what is wrong).
+fn scan_full<'a>(line: &'a str, key_names: &[&str]) -> Scan<(Document<'a>, Item<'a>)> {
+    let mut s = Scanner::new(line);
+    let mut found = None;
+    object(&mut s, |s, key| {
+        match key {
+            "Item" if found.is_none() => {
+                found = Some(transcode::scan_document_capturing(s, key_names)?)
+            }
+            // A second `Item` too is left to `serde`, which rejects it.
+            "Item" => return None,
+            _ => drop(s.skip_value()?),
+        }
+        Some(())
+    })?;
+    s.at_end().then_some(())?;
+    found
 }

@@ -52,6 +52,7 @@
 mod change;
 mod error;
 mod export;
+mod incremental;
 mod json;
 mod key;
 mod number;
@@ -63,7 +64,7 @@ pub mod version;
 
 pub use change::{Action, ChangeRecord, Document, EventName, Source};
 pub use error::{MapError, Reason, RecordId};
-pub use export::{map_export_line, ExportSource};
+pub use export::{map_export_line, ExportKind, ExportSource};
 pub use json::{compact as write_compact_json, string as write_json_string};
 pub use key::{KeyError, KeySchema, PrimaryKey};
 pub use number::{Number, NumberError};

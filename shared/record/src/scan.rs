@@ -82,17 +82,6 @@ impl<'a> Scanner<'a> {
         Some((self.text.get(start..end)?, escaped))
     }
 
-    /// A string token to copy as it is: one with escapes is checked first, because JSON
-    /// validity alone lets through escapes that are no text (a lone surrogate `\ud800`), which
-    /// the typed parser rejects.
-    pub(crate) fn checked_string(&mut self) -> Scan<&'a str> {
-        let (token, escaped) = self.string()?;
-        if escaped {
-            check_escapes(token)?;
-        }
-        Some(token)
-    }
-
     /// A string's value, unescaped (allocating) only when it holds escapes.
     pub(crate) fn string_value(&mut self) -> Scan<Cow<'a, str>> {
         let (token, escaped) = self.string()?;
@@ -226,9 +215,34 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Whether the escapes of a string token decode to text.
-pub(crate) fn check_escapes(token: &str) -> Scan {
-    serde_json::from_str::<String>(token).ok().map(drop)
+/// Duplicate fields are left to `serde`, which rejects them.
+#[derive(Default)]
+pub(crate) struct Seen(u16);
+
+impl Seen {
+    pub(crate) fn first(&mut self, field: u16) -> Scan {
+        let bit = 1 << field;
+        (self.0 & bit == 0).then(|| self.0 |= bit)
+    }
+}
+
+/// `{"key": value, ...}`, calling `member` with the scanner positioned at each value.
+pub(crate) fn object<'a>(
+    s: &mut Scanner<'a>,
+    mut member: impl FnMut(&mut Scanner<'a>, &str) -> Scan,
+) -> Scan {
+    s.eat(b'{')?;
+    if s.eat(b'}').is_some() {
+        return Some(());
+    }
+    loop {
+        let key = s.string_value()?;
+        s.eat(b':')?;
+        member(s, &key)?;
+        if !s.next_or_close(b'}')? {
+            return Some(());
+        }
+    }
 }
 
 /// The bytes that end a plain run inside a string: the quote, a backslash, and the control

@@ -5,9 +5,10 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::change::{Action, ChangeRecord, Document, EventName, Source};
+use crate::change::{Action, ChangeRecord, EventName, Source};
 use crate::error::{MapError, Reason, RecordId};
 use crate::key::KeySchema;
+use crate::transcode::Image;
 use crate::value::Text;
 use crate::{shape_error, transcode, version, MappingOptions, TtlDeletes, ViewOnRemove};
 
@@ -112,36 +113,6 @@ fn raw_image<'de, D: serde::Deserializer<'de>>(
     raw(deserializer).map(|raw| raw.map(Image::Raw))
 }
 
-/// An image as parsed: raw DynamoDB JSON, or already transcoded.
-#[derive(Debug)]
-enum Image<'a> {
-    Raw(&'a str),
-    Ready(Document<'a>),
-}
-
-impl<'a> Image<'a> {
-    fn text(&self) -> &'a str {
-        match self {
-            Image::Raw(text) => text,
-            Image::Ready(document) => document.image(),
-        }
-    }
-
-    fn into_document(self, location: &str) -> Result<Document<'a>, Reason> {
-        match self {
-            Image::Raw(text) => transcode::document(text, location),
-            Image::Ready(document) => Ok(document),
-        }
-    }
-}
-
-/// The same image, whether transcoded yet or not.
-impl PartialEq for Image<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.text() == other.text()
-    }
-}
-
 /// Only the sequence number, to name a record that fails to parse as a whole.
 #[derive(Deserialize)]
 struct SequenceOnly<'a> {
@@ -241,14 +212,7 @@ impl<'a> StreamRecord<'a> {
         // Without the image it wants (KEYS_ONLY, or OLD_IMAGE for a new image), the document is the keys.
         let image = |image: Option<Image<'a>>, location| match image {
             Some(image) => image.into_document(location).map_err(fail),
-            None => {
-                let mut json = Vec::with_capacity(keys.len());
-                crate::json::item(&mut json, &key_attributes);
-                Ok(Document::new(
-                    String::from_utf8(json).unwrap_or_default(),
-                    keys,
-                ))
-            }
+            None => Ok(transcode::keys_document(keys, &key_attributes)),
         };
         // KEYS_ONLY and OLD_IMAGE streams carry no new image: the document is the keys alone.
         let keys_only =
@@ -338,7 +302,7 @@ fn timestamp_ms(seconds: Option<f64>) -> Result<i64, Reason> {
 /// The common case scanned by hand (see [`crate::scan`]); `None` hands over to `serde`.
 mod fast {
     use super::{Image, StreamData, StreamEvent, StreamRecord, Text, UserIdentity};
-    use crate::scan::{Scan, Scanner};
+    use crate::scan::{object, Scan, Scanner, Seen};
 
     /// The whole payload. A record the scan cannot read is cut out by a validating skip and
     /// left to `serde`. The whole payload hands over when it is no valid JSON, or in rare
@@ -423,36 +387,6 @@ mod fast {
         })?;
         record.raw = s.text().get(start..s.at)?;
         Some(record)
-    }
-
-    /// Duplicate fields are left to `serde`, which rejects them.
-    #[derive(Default)]
-    struct Seen(u16);
-
-    impl Seen {
-        fn first(&mut self, field: u16) -> Scan {
-            let bit = 1 << field;
-            (self.0 & bit == 0).then(|| self.0 |= bit)
-        }
-    }
-
-    /// `{"key": value, ...}`, calling `member` with the scanner positioned at each value.
-    fn object<'a>(
-        s: &mut Scanner<'a>,
-        mut member: impl FnMut(&mut Scanner<'a>, &str) -> Scan,
-    ) -> Scan {
-        s.eat(b'{')?;
-        if s.eat(b'}').is_some() {
-            return Some(());
-        }
-        loop {
-            let key = s.string_value()?;
-            s.eat(b':')?;
-            member(s, &key)?;
-            if !s.next_or_close(b'}')? {
-                return Some(());
-            }
-        }
     }
 
     fn text<'a>(s: &mut Scanner<'a>) -> Scan<Option<Text<'a>>> {

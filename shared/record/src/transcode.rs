@@ -1,18 +1,22 @@
 //! DynamoDB JSON (`{"n": {"N": "1"}}`) straight to plain JSON (`{"n": 1}`) in one pass.
 //!
 //! Documents are the bulk of every payload, so they go through the [`Scanner`](crate::scan)
-//! rather than a `serde` visitor or an `Item` tree. The text is valid JSON already, so every
-//! string token is copied as it is, escapes included: a valid JSON string stays a valid JSON
-//! string with the same value. The DynamoDB structure and every number and base64 value are
-//! checked. Whenever the scan rejects something, the typed `serde` parser decides instead: it
-//! either accepts the item (then its output is used) or says exactly where and why it is wrong.
+//! rather than a `serde` visitor or an `Item` tree. A string token without escapes is copied as
+//! it is; one with escapes is decoded and written again with the minimal escaping of
+//! [`json::string`] (`\"`, `\\`, control characters), so the document does not depend on how
+//! the source chose to escape (`\u00e9` or `é`, `\u001F` or `\u001f`, `\/` or `/`): a stream
+//! record, a DYNAMODB_JSON export line and an ION export line of one item give the same bytes,
+//! and so do this scan and the typed fallback below. Only strings holding escapes pay for it.
+//! The DynamoDB structure and every number and base64 value are checked. Whenever the scan
+//! rejects something, the typed `serde` parser decides instead: it either accepts the item
+//! (then its output is used) or says exactly where and why it is wrong.
 
 use std::borrow::Cow;
 
 use crate::change::Document;
 use crate::json;
 use crate::number::Number;
-use crate::scan::{check_escapes, Scan, Scanner};
+use crate::scan::{Scan, Scanner};
 use crate::value::{AttributeValue, Item, Text};
 use crate::{shape_error, Reason};
 
@@ -65,19 +69,70 @@ pub(crate) fn document_capturing<'a>(
 /// Transcodes the item at the scanner's position, leaving the scanner after it; `None`
 /// (with the scanner anywhere) when the scan cannot, and [`document`] must decide.
 pub(crate) fn scan_document<'a>(scan: &mut Scanner<'a>) -> Scan<Document<'a>> {
+    scan_document_capturing(scan, &[]).map(|(document, _)| document)
+}
+
+/// As [`scan_document`], also returning the top-level attributes named in `capture`, typed.
+pub(crate) fn scan_document_capturing<'a>(
+    scan: &mut Scanner<'a>,
+    capture: &[&str],
+) -> Scan<(Document<'a>, Item<'a>)> {
     scan.skip_ws();
     let start = scan.at;
     // Where the image ends is not known yet (the scanner may hold the whole payload): start
     // at a typical item's size and let it double.
     let mut out = Vec::with_capacity((scan.text().len() - start).min(1024));
+    let mut captured = Vec::new();
     Transcoder {
         scan,
         out: &mut out,
         depth: 0,
     }
-    .item(&[], &mut Vec::new())?;
+    .item(capture, &mut captured)?;
     let image = scan.text().get(start..scan.at)?;
-    Some(Document::new(String::from_utf8(out).ok()?, image))
+    Some((
+        Document::new(String::from_utf8(out).ok()?, image),
+        Item(captured),
+    ))
+}
+
+/// The document of an item known by its keys alone (a `KEYS_ONLY` stream, or a delete whose
+/// old image is wanted but absent): the key attributes, its image the raw `Keys`.
+pub(crate) fn keys_document<'a>(keys: &'a str, key_attributes: &Item<'_>) -> Document<'a> {
+    let mut json = Vec::with_capacity(keys.len());
+    json::item(&mut json, key_attributes);
+    // `json::item` writes UTF-8 only.
+    Document::new(String::from_utf8(json).unwrap_or_default(), keys)
+}
+
+/// An image as parsed: raw DynamoDB JSON, or already transcoded by a scan on its way.
+#[derive(Debug)]
+pub(crate) enum Image<'a> {
+    Raw(&'a str),
+    Ready(Document<'a>),
+}
+
+impl<'a> Image<'a> {
+    pub(crate) fn text(&self) -> &'a str {
+        match self {
+            Image::Raw(text) => text,
+            Image::Ready(document) => document.image(),
+        }
+    }
+
+    pub(crate) fn into_document(self, location: &str) -> Result<Document<'a>, Reason> {
+        match self {
+            Image::Raw(text) => document(text, location),
+            Image::Ready(document) => Ok(document),
+        }
+    }
+}
+
+/// The same image, whether transcoded yet or not.
+impl PartialEq for Image<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
 }
 
 /// The key attributes of a stream record's `Keys` (S, N or B values), typed.
@@ -142,10 +197,7 @@ impl<'a> Transcoder<'_, 'a, '_> {
         }
         loop {
             let (name, escaped) = self.scan.string()?;
-            if escaped {
-                check_escapes(name)?;
-            }
-            self.write(name.as_bytes());
+            self.write_string(name, escaped)?;
             self.scan.eat(b':')?;
             self.write(b":");
             if capture.is_empty() {
@@ -231,8 +283,20 @@ impl<'a> Transcoder<'_, 'a, '_> {
     }
 
     fn copy_string(&mut self) -> Scan {
-        let token = self.scan.checked_string()?;
-        self.write(token.as_bytes());
+        let (token, escaped) = self.scan.string()?;
+        self.write_string(token, escaped)
+    }
+
+    /// A string token as it is, or, when it holds escapes, decoded and escaped again
+    /// minimally (see the module docs). Decoding also rejects escapes that are no text (a lone
+    /// surrogate `\ud800`), which JSON validity alone lets through and the typed parser rejects.
+    fn write_string(&mut self, token: &str, escaped: bool) -> Scan {
+        if escaped {
+            let text = serde_json::from_str::<String>(token).ok()?;
+            json::string(self.out, &text);
+        } else {
+            self.write(token.as_bytes());
+        }
         Some(())
     }
 
@@ -292,6 +356,29 @@ mod tests {
             fast(image).unwrap(),
             r#"{"s":"a\"b","n":1.50,"b":"AQ==","t":true,"f":false,"z":null,"m":{},"l":[],"ll":[1,{"x":""}],"ss":["x","y"],"ns":[1,2],"bs":["AA=="]}"#
         );
+    }
+
+    /// However the source escaped a string, the document holds the same bytes, and the
+    /// typed fallback writes them too.
+    #[test]
+    fn escaped_strings_are_written_with_minimal_escaping() {
+        let escaped_everywhere =
+            r#"{"k\u00e9\"y":{"S":"\u00e9\/\u001F\u0001\ud83d\ude00\"\\\n\t\r\b\f\u007f\u2028"}}"#;
+        let escaped_minimally =
+            "{\"k\u{e9}\\\"y\":{\"S\":\"\u{e9}/\\u001f\\u0001\u{1f600}\\\"\\\\\\n\\t\\r\\b\\f\u{7f}\u{2028}\"}}";
+        let expected =
+            "{\"k\u{e9}\\\"y\":\"\u{e9}/\\u001f\\u0001\u{1f600}\\\"\\\\\\n\\t\\r\\b\\f\u{7f}\u{2028}\"}";
+        let spellings = [escaped_everywhere, escaped_minimally];
+        for image in spellings {
+            assert_eq!(fast(image).unwrap(), expected, "{image}");
+            let item: Item = serde_json::from_str(image).unwrap();
+            let mut slow = Vec::new();
+            json::item(&mut slow, &item);
+            assert_eq!(String::from_utf8(slow).unwrap(), expected, "{image}");
+        }
+        // Strings without escapes are copied as they are.
+        let plain = r#"{"k":{"SS":["é😀 ","x"]}}"#;
+        assert_eq!(fast(plain).unwrap(), r#"{"k":["é😀 ","x"]}"#);
     }
 
     #[test]
