@@ -21,6 +21,8 @@ pub mod names {
     pub const EXPORT_RECORDS_TOTAL: &str = "exportRecordsTotal";
     pub const EXPORT_RECORDS_PROCESSED: &str = "exportRecordsProcessed";
     pub const EXPORT_RECORDS_PROCESSING_ERRORS: &str = "exportRecordsProcessingErrors";
+    /// Data files whose line count or MD5 differs from their manifest entry (ours).
+    pub const EXPORT_S3_OBJECTS_MISMATCHED: &str = "exportS3ObjectsMismatched";
 }
 
 /// CloudWatch units used here.

@@ -1,0 +1,14 @@
+//! The Lambda entry point, or `--event FILE` for a local run.
+
+use std::process::ExitCode;
+
+use export_processor::{ExportProcessor, Settings};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    cdc_lambda::runtime::main("export-processor", || async {
+        let settings = Settings::from_env(|name| std::env::var(name).ok())?;
+        ExportProcessor::from_settings(settings, Default::default()).await
+    })
+    .await
+}

@@ -1,0 +1,126 @@
+//! A unit of work on the work queue: one data file of one export, from a given line on. The
+//! manifest step sends one per data file; a file stopped by the deadline sends itself again,
+//! from the line it reached.
+
+use cdc_record::KeySchema;
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::{DataFile, Format, Kind, Summary};
+
+/// One data file to load, with everything needed to map its lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileWork {
+    pub bucket: String,
+    /// The data object's key.
+    pub key: String,
+    pub export_arn: String,
+    pub table_name: String,
+    pub partition_key: String,
+    pub sort_key: Option<String>,
+    pub format: Format,
+    pub kind: Kind,
+    /// Items the manifest says the file holds.
+    pub item_count: u64,
+    /// Base64 MD5 of the object's bytes, from the manifest.
+    pub md5: Option<String>,
+    /// Lines already loaded: the file is loaded from the next one on.
+    #[serde(default)]
+    pub start_line: u64,
+}
+
+/// The message body: one field, so that it cannot be mistaken for an S3 notification.
+#[derive(Serialize, Deserialize)]
+struct Message<W> {
+    cdc_export_file: W,
+}
+
+impl FileWork {
+    /// The work for `file` of the export `summary` describes, from its first line.
+    pub fn new(bucket: &str, summary: &Summary, schema: &KeySchema, file: &DataFile) -> Self {
+        FileWork {
+            bucket: bucket.to_owned(),
+            key: file.key.clone(),
+            export_arn: summary.export_arn.clone(),
+            table_name: summary.table_name.clone(),
+            partition_key: schema.partition_key.clone(),
+            sort_key: schema.sort_key.clone(),
+            format: summary.format,
+            kind: summary.kind,
+            item_count: file.item_count,
+            md5: file.md5.clone(),
+            start_line: 0,
+        }
+    }
+
+    pub fn key_schema(&self) -> KeySchema {
+        KeySchema {
+            partition_key: self.partition_key.clone(),
+            sort_key: self.sort_key.clone(),
+        }
+    }
+
+    /// `s3://BUCKET/KEY`, naming the file in logs, errors and dead letters.
+    pub fn object(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// The same file, from `line` on.
+    pub fn continued_from(&self, line: u64) -> FileWork {
+        FileWork {
+            start_line: line,
+            ..self.clone()
+        }
+    }
+
+    /// The work queue message body.
+    pub fn to_message(&self) -> String {
+        serde_json::to_string(&Message {
+            cdc_export_file: self,
+        })
+        .unwrap_or_else(|e| unreachable!("a FileWork always serialises: {e}"))
+    }
+
+    /// The work in a message body, if it is one (`None`: some other message).
+    pub fn from_message(body: &str) -> Option<Result<FileWork, serde_json::Error>> {
+        if !body.trim_start().starts_with("{\"cdc_export_file\"") {
+            return None;
+        }
+        Some(serde_json::from_str::<Message<FileWork>>(body).map(|m| m.cdc_export_file))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn work() -> FileWork {
+        FileWork {
+            bucket: "b".into(),
+            key: "p/AWSDynamoDB/x/data/a.json.gz".into(),
+            export_arn: "arn:aws:dynamodb:us-east-1:1:table/t/export/x".into(),
+            table_name: "t".into(),
+            partition_key: "pk".into(),
+            sort_key: Some("sk".into()),
+            format: Format::Ion,
+            kind: Kind::Incremental {
+                from_ms: 1,
+                to_ms: 2,
+            },
+            item_count: 8,
+            md5: Some("sQMSpEILNgoQmarvDFonGQ==".into()),
+            start_line: 0,
+        }
+    }
+
+    #[test]
+    fn round_trips_through_a_message_and_is_told_from_other_messages() {
+        let continued = work().continued_from(42);
+        let body = continued.to_message();
+        assert!(body.starts_with("{\"cdc_export_file\":{"), "{body}");
+        assert_eq!(FileWork::from_message(&body).unwrap().unwrap(), continued);
+        assert!(FileWork::from_message("{\"Records\":[]}").is_none());
+        assert!(FileWork::from_message("{\"cdc_export_file\":{}}")
+            .unwrap()
+            .is_err());
+    }
+}
