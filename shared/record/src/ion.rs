@@ -303,7 +303,7 @@ fn canonical_number(value: &Value, out: &mut Vec<u8>) -> Result<(), IonError> {
     };
     written.map_err(|why| IonError::Number {
         path: String::new(),
-        value: value.to_string(),
+        value: shown(value),
         why,
     })
 }
@@ -345,7 +345,7 @@ fn micros(element: &Element, out: &mut Vec<u8>) -> Result<(), IonError> {
     no_annotations(element)?;
     let invalid = || IonError::WriteTimestamp {
         path: String::new(),
-        value: element.value().to_string(),
+        value: shown(element.value()),
     };
     let start = out.len();
     match element.value() {
@@ -357,6 +357,17 @@ fn micros(element: &Element, out: &mut Vec<u8>) -> Result<(), IonError> {
         return Err(invalid());
     }
     Ok(())
+}
+
+/// A value's Ion text for an error message, cut short: a bad number may have thousands of
+/// digits.
+fn shown(value: &Value) -> String {
+    const MAX_CHARS: usize = 60;
+    let text = value.to_string();
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
 }
 
 fn type_name(value: &Value) -> &'static str {

@@ -397,6 +397,15 @@ fn bad_ion_says_what_and_where() {
 }
 
 #[test]
+fn a_huge_bad_number_is_named_briefly() {
+    let digits = "7".repeat(100_000);
+    let err = to_json(&format!("{{Item:{{a:{digits}}}}}")).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("more than 38 significant digits"), "{text}");
+    assert!(text.len() < 200, "{text}");
+}
+
+#[test]
 fn deep_nesting_is_an_error_not_a_crash() {
     for depth in [41, 1_000, 1_000_000] {
         let line = format!("{{Item:{{a:{}{}}}}}", "[".repeat(depth), "]".repeat(depth));
@@ -424,6 +433,33 @@ fn a_bad_line_names_its_line_when_mapped() {
         mapped.to_string(),
         "export line 12: at Item.a: an Ion float is no DynamoDB value (those are string, symbol, decimal, int, bool, null, blob, struct, list and $dynamodb_SS/NS/BS-annotated lists)"
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Corrupted lines, and any text at all, give an answer: never a panic (which under the
+    /// release profile's `panic = "abort"` would end the invocation).
+    #[test]
+    fn any_text_is_converted_or_rejected_without_a_panic(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, any::<char>()), 1..6),
+        noise in any::<String>(),
+    ) {
+        let valid = r#"$ion_1_0 {Metadata:{WriteTimestampMicros:1680109764000123},Keys:{pk:"a",sk:1.},NewImage:{pk:"a",sk:1.,n:2d1,l:[$dynamodb_NS::[1,2.5],{{AQI=}},'''x''',null.int,{m:true}],s:$dynamodb_SS::["x"]}}"#;
+        to_json(valid).unwrap();
+        let mut line: Vec<char> = valid.chars().collect();
+        for (at, kind, c) in edits {
+            let i = at.index(line.len());
+            match kind {
+                0 => line[i] = c,
+                1 => line.insert(i, c),
+                _ => drop(line.remove(i)),
+            }
+        }
+        let line: String = line.into_iter().collect();
+        let _ = to_json(&line);
+        let _ = to_json(&noise);
+    }
 }
 
 // Any item: its DYNAMODB_JSON line and its ION line give byte-identical change records.
