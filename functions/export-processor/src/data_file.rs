@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use aws_sdk_s3::error::DisplayErrorContext;
 use bytes::Bytes;
-use cdc_record::{map_export_line, ExportSource, MappingOptions, Source};
+use cdc_record::{ion_line_to_json, map_export_line, ExportSource, MappingOptions, Source};
 use cdc_sinks::{deliver, DeadLetter, DeadLetterQueue, FanOut, MappedBatch};
 use tokio::sync::mpsc;
 use tokio::time::{timeout_at, Instant};
@@ -274,9 +274,4 @@ async fn feed(
             return;
         }
     }
-}
-
-// TEMPORARY until the ION converter lands.
-fn ion_line_to_json(_: &str, _: &mut String) -> Result<(), String> {
-    Err("ION pending".into())
 }

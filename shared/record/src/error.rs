@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::ion_error::IonError;
 use crate::key::KeyError;
 
 /// Which record failed: what an operator needs to find it again.
@@ -54,4 +55,7 @@ pub enum Reason {
     WriteTimestamp(String),
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A line of an ION export that has no DYNAMODB_JSON equivalent.
+    #[error(transparent)]
+    Ion(#[from] IonError),
 }

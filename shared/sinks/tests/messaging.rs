@@ -122,8 +122,11 @@ fn export_item<'a>(line: &'a str, schema: &'a KeySchema) -> ChangeRecord<'a> {
     let source = ExportSource {
         table_name: TABLE,
         key_schema: schema,
-        export_time_ms: 1_795_000_000_000,
+        kind: cdc_record::ExportKind::Full {
+            export_time_ms: 1_795_000_000_000,
+        },
         version_margin_ms: 60_000,
+        options: Default::default(),
     };
     cdc_record::map_export_line(line, 1, &source).unwrap()
 }

@@ -289,8 +289,11 @@ async fn export_items_are_named_by_version_and_a_hash_of_their_keys() {
     let source = ExportSource {
         table_name: "orders",
         key_schema: &schema,
-        export_time_ms: 1_795_278_192_000,
+        kind: cdc_record::ExportKind::Full {
+            export_time_ms: 1_795_278_192_000,
+        },
         version_margin_ms: 0,
+        options: Default::default(),
     };
     let chunk_a = export_lines(&["a", "b", "c"]);
     let chunk_b = export_lines(&["d", "e", "f"]);

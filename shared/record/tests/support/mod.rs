@@ -5,6 +5,8 @@
 
 use serde_json::value::RawValue;
 
+pub mod ion;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
     Null,
