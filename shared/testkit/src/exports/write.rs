@@ -129,6 +129,13 @@ async fn write(
     spec: &ExportSpec,
     lines: Vec<Vec<String>>,
 ) -> WrittenExport {
+    for fault in &spec.faults {
+        assert!(
+            fault_partition(fault) < spec.partitions,
+            "{fault:?} names a data file past the {} partitions",
+            spec.partitions
+        );
+    }
     let mut rng = Rng::with_seed(seed(spec));
     let layout = Layout::new(spec, &mut rng);
     let table_arn = format!(
