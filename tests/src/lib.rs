@@ -2,9 +2,11 @@
 //! records read back as Lambda would deliver them, a Lambda delivery simulator, a loopback
 //! proxy that breaks connections, and item comparison.
 
-pub mod items;
 pub mod lambda;
 pub mod outputs;
 pub mod proxy;
 pub mod streams;
 pub mod workload;
+
+/// Item comparison lives in testkit, beside the export fixtures that also use it.
+pub use cdc_testkit::items;

@@ -1,5 +1,12 @@
 //! Test support shared by the crates' tests: AWS configurations for the emulators that
-//! `scripts/emulators.sh` starts on a private loopback, and change-record builders.
+//! `scripts/emulators.sh` starts on a private loopback, change-record builders, table items of
+//! every attribute type ([`generate`], [`items`]) and, with the feature `exports`, DynamoDB
+//! export folders in AWS's layout written into moto's S3 ([`exports`]).
+
+#[cfg(feature = "exports")]
+pub mod exports;
+pub mod generate;
+pub mod items;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -36,6 +43,7 @@ pub fn dynamodb_local() -> SdkConfig {
     config(endpoint("CDC_TEST_DYNAMODB_ENDPOINT"))
 }
 
+/// DynamoDB Local's endpoint URL.
 pub fn dynamodb_local_endpoint() -> String {
     endpoint("CDC_TEST_DYNAMODB_ENDPOINT")
 }
@@ -45,6 +53,7 @@ pub fn moto() -> SdkConfig {
     config(endpoint("CDC_TEST_MOTO_ENDPOINT"))
 }
 
+/// moto_server's endpoint URL.
 pub fn moto_endpoint() -> String {
     endpoint("CDC_TEST_MOTO_ENDPOINT")
 }

@@ -1,8 +1,12 @@
-//! Table contents in a canonical form, so that a source and its replica compare item for item.
+//! Table contents: every item as DynamoDB returns it ([`scan_all`]), and in a canonical form so
+//! that a source and its replica compare item for item ([`scan`]).
 
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+
+/// An item as the DynamoDB SDK returns and takes it.
+pub type Item = HashMap<String, AttributeValue>;
 
 /// A value with sets sorted and numbers in one canonical spelling.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,8 +23,10 @@ pub enum Canonical {
     Bs(Vec<Vec<u8>>),
 }
 
+/// An item in canonical form: attributes by name, values canonical.
 pub type CanonicalItem = BTreeMap<String, Canonical>;
 
+/// `item` in canonical form.
 pub fn canonical_item(item: &HashMap<String, AttributeValue>) -> CanonicalItem {
     item.iter()
         .map(|(k, v)| (k.clone(), canonical(v)))
@@ -60,8 +66,10 @@ fn number(n: &str) -> String {
     }
 }
 
-/// Every item of a table (consistent reads), canonical, sorted.
-pub async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<CanonicalItem> {
+/// Every item of a table exactly as DynamoDB returns it (consistent reads, every page), in scan
+/// order: numbers in DynamoDB's own spelling, sets in its order. Export fixtures are built from
+/// these so that they hold what a real export of the table would.
+pub async fn scan_all(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
@@ -72,13 +80,23 @@ pub async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Canonic
             .set_exclusive_start_key(start)
             .send()
             .await
-            .expect("scan");
-        items.extend(page.items().iter().map(canonical_item));
+            .unwrap_or_else(|e| panic!("scan {table}: {e:?}"));
+        items.extend(page.items.unwrap_or_default());
         start = page.last_evaluated_key;
         if start.is_none() {
             break;
         }
     }
+    items
+}
+
+/// Every item of a table (consistent reads), canonical, sorted.
+pub async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<CanonicalItem> {
+    let mut items: Vec<CanonicalItem> = scan_all(client, table)
+        .await
+        .iter()
+        .map(canonical_item)
+        .collect();
     items.sort();
     items
 }
