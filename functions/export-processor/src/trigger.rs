@@ -11,7 +11,6 @@
 //! is complete and carry no table or export time. Every other key is ignored with a debug line.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde::Deserialize;
 use serde_json::Value;
@@ -138,22 +137,16 @@ fn tasks_of(value: Value) -> Result<Vec<Task>, String> {
                 .collect())
         }
         _ => {
-            let event: S3Event = serde_json::from_value(value)
+            let event: S3Notification = serde_json::from_value(value)
                 .map_err(|e| format!("not an S3 notification: {e}"))?;
             let mut tasks = Vec::new();
             for record in event.records {
-                if !record
-                    .event_name
-                    .as_deref()
-                    .unwrap_or("")
-                    .starts_with("ObjectCreated:")
-                {
-                    tracing::debug!(event = ?record.event_name, "ignoring S3 event");
+                if !record.event_name.starts_with("ObjectCreated:") {
+                    tracing::debug!(event = %record.event_name, "ignoring S3 event");
                     continue;
                 }
-                let bucket = record.s3.bucket.name.unwrap_or_default();
-                let key = decode_key(record.s3.object.key.as_deref().unwrap_or(""))?;
-                tasks.extend(manifest(bucket, key));
+                let key = decode_key(&record.s3.object.key)?;
+                tasks.extend(manifest(record.s3.bucket.name, key));
             }
             Ok(tasks)
         }
@@ -182,7 +175,25 @@ fn from_value<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Trigger
     serde_json::from_value(value).map_err(|e| TriggerError::Payload(e.to_string()))
 }
 
-/// The `detail` of S3's `Object Created` EventBridge event (the part we read).
+/// An S3 event notification, the fields we read. Not `aws_lambda_events`' `S3Event`: it
+/// requires `eventTime`, `userIdentity` and `requestParameters`, which S3 always sends but
+/// emulators and hand-made notifications (moto among them) leave out, and one record it cannot
+/// read would fail the whole message.
+#[derive(Debug, Deserialize)]
+struct S3Notification {
+    #[serde(rename = "Records")]
+    records: Vec<S3Record>,
+}
+
+#[derive(Debug, Deserialize)]
+struct S3Record {
+    #[serde(rename = "eventName")]
+    event_name: String,
+    s3: ObjectCreated,
+}
+
+/// The `detail` of S3's `Object Created` EventBridge event, and the `s3` of a notification
+/// record (the parts we read).
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 struct ObjectCreated {
     bucket: Named,
@@ -197,4 +208,104 @@ struct Named {
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 struct Keyed {
     key: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "exports/AWSDynamoDB/01764417600000-a1b2c3d4/manifest-summary.json";
+
+    fn sample(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../../events/export-processor/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn manifest_task() -> Task {
+        Task::Manifest {
+            bucket: "cdc-exports".into(),
+            key: KEY.into(),
+        }
+    }
+
+    fn only_tasks(payload: &[u8]) -> (Option<String>, Vec<Task>) {
+        let mut deliveries = parse(payload).unwrap();
+        assert_eq!(deliveries.len(), 1);
+        let delivery = deliveries.remove(0);
+        (delivery.message_id, delivery.tasks.unwrap())
+    }
+
+    #[test]
+    fn a_manifest_notification_arrives_in_each_shape() {
+        for name in [
+            "s3-manifest-notification.json",
+            "sqs-manifest-notification.json",
+            "eventbridge-object-created.json",
+        ] {
+            let (_, tasks) = only_tasks(&sample(name));
+            assert_eq!(tasks, vec![manifest_task()], "{name}");
+        }
+        let (id, _) = only_tasks(&sample("sqs-manifest-notification.json"));
+        assert_eq!(id.as_deref(), Some("0c1f0000-7d29-4f43-9b71-5f5d3e2a1c00"));
+    }
+
+    #[test]
+    fn the_test_event_and_other_objects_are_ignored() {
+        let (id, tasks) = only_tasks(&sample("sqs-test-event.json"));
+        assert!(id.is_some());
+        assert!(tasks.is_empty());
+        let data_file = String::from_utf8(sample("s3-manifest-notification.json"))
+            .unwrap()
+            .replace(
+                "manifest-summary.json",
+                "data/k3xh2pg5qy5tnbjq4kxw6wz2zm.json.gz",
+            );
+        assert!(only_tasks(data_file.as_bytes()).1.is_empty());
+        let removed = String::from_utf8(sample("s3-manifest-notification.json"))
+            .unwrap()
+            .replace("ObjectCreated:Put", "ObjectRemoved:Delete");
+        assert!(only_tasks(removed.as_bytes()).1.is_empty());
+    }
+
+    #[test]
+    fn work_messages_carry_their_file() {
+        let (_, tasks) = only_tasks(&sample("sqs-file-work.json"));
+        let [Task::File(work)] = tasks.as_slice() else {
+            panic!("{tasks:?}")
+        };
+        assert_eq!(work.table_name, "orders");
+        assert_eq!(work.item_count, 5);
+    }
+
+    #[test]
+    fn keys_are_url_decoded_as_s3_and_moto_encode_them() {
+        assert_eq!(
+            decode_key("cdc+exports%2Btests%2Frun%2Fmanifest-summary.json").unwrap(),
+            "cdc exports+tests/run/manifest-summary.json"
+        );
+        assert_eq!(decode_key(KEY).unwrap(), KEY);
+    }
+
+    #[test]
+    fn bad_payloads_and_messages_name_what_is_wrong() {
+        let err = parse(b"not json").unwrap_err().to_string();
+        assert!(
+            err.starts_with("the payload is not an S3, SQS or EventBridge event: not JSON"),
+            "{err}"
+        );
+        let err = parse(b"{\"hello\":1}").unwrap_err().to_string();
+        assert!(err.contains("expected {\"Records\": [...]}"), "{err}");
+        let bad = String::from_utf8(sample("sqs-test-event.json"))
+            .unwrap()
+            .replace("s3:TestEvent", "s3:Unknown");
+        let delivery = parse(bad.as_bytes()).unwrap().remove(0);
+        let err = delivery.tasks.unwrap_err().to_string();
+        assert!(
+            err.starts_with("SQS message 0c1f0000-7d29-4f43-9b71-5f5d3e2a1c00: body is neither"),
+            "{err}"
+        );
+    }
 }
