@@ -1,17 +1,14 @@
 //! Every sample in events/ (real DynamoDB Local stream records): parse, map, serialise, and
 //! read back; the document must hold exactly the values of the image it came from.
 
-#[path = "../../../shared/record/tests/support/mod.rs"]
-mod support;
-
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use cdc_record::{KeySchema, MappingOptions, StreamEvent};
+use cdc_testkit::json::Json;
 use serde_json::Value;
 use stream_handler::batch;
-use support::Json;
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")

@@ -7,6 +7,7 @@
 pub mod exports;
 pub mod generate;
 pub mod items;
+pub mod json;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
