@@ -119,7 +119,7 @@ impl ExportProcessor {
         let config = aws.config().await;
         let export = settings.export;
         ExportProcessor {
-            s3: aws_sdk_s3::Client::new(config),
+            s3: cdc_sinks::s3::client(&aws).await,
             queue: export
                 .work_queue
                 .clone()

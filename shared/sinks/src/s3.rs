@@ -310,8 +310,9 @@ pub(crate) fn bucket_and_prefix(
     Ok((bucket.to_owned(), prefix.to_owned()))
 }
 
-/// An S3 client for the shared configuration (path-style with a custom endpoint).
-pub(crate) async fn client(aws: &AwsContext) -> aws_sdk_s3::Client {
+/// An S3 client for the shared configuration (path-style with a custom endpoint, as local
+/// emulators need).
+pub async fn client(aws: &AwsContext) -> aws_sdk_s3::Client {
     let sdk = aws.config().await;
     // The S3-only override is resolved inside the SDK's builder, which cannot be asked.
     let custom_endpoint =
