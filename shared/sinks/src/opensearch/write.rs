@@ -11,6 +11,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 use tokio::time::{timeout_at, Instant};
 
+use super::auth::Unsigned;
 use super::bulk::{self, Operations, Outcome, MAX_ID_BYTES};
 use super::{error_chain, OpenSearchSink, NDJSON};
 use crate::retry::Backoff;
@@ -41,18 +42,13 @@ pub(super) async fn write(
 fn encode(sink: &OpenSearchSink, records: &[ChangeRecord<'_>]) -> (Operations, Vec<Failure>) {
     let indices: Vec<Cow<'_, str>> = records
         .iter()
-        .map(|r| {
-            sink.config
-                .index
-                .for_table(&r.table_name.to_ascii_lowercase())
-        })
+        .map(|r| sink.index_for(&r.table_name))
         .collect();
     let latest = crate::sink::last_change_per_item(records, |r| {
-        let index = sink
-            .config
-            .index
-            .for_table(&r.table_name.to_ascii_lowercase());
-        (index.into_owned(), r.key.primary_key.to_string())
+        (
+            sink.index_for(&r.table_name).into_owned(),
+            r.key.primary_key.to_string(),
+        )
     });
 
     let mut operations = Operations::with_capacity(latest.len());
@@ -187,7 +183,13 @@ async fn attempt(
         retry: ops.to_vec(),
         error,
     };
-    let headers = match timeout_at(deadline, sink.auth.headers(&sink.bulk_url, &body)).await {
+    let unsigned = Unsigned {
+        method: "POST",
+        url: &sink.bulk_url,
+        content_type: Some(NDJSON),
+        body: &body,
+    };
+    let headers = match timeout_at(deadline, sink.auth.headers(&unsigned)).await {
         Ok(Ok(headers)) => headers,
         Ok(Err(e)) => return retry_all(Arc::new(e)),
         Err(_) => return Attempt::Stop(Arc::new(DeadlineExceeded)),
@@ -278,7 +280,7 @@ pub(super) enum HttpError {
 }
 
 /// The start of an error response, enough to say what went wrong.
-fn excerpt(body: &[u8]) -> String {
+pub(super) fn excerpt(body: &[u8]) -> String {
     const MAX: usize = 500;
     let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
     if body.len() > MAX {
