@@ -471,6 +471,28 @@ async fn a_request_without_answer_is_abandoned_at_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_retry_cut_short_by_the_deadline_reports_the_failure_it_retried() {
+    let (fake, sink) = orders_index().await;
+    // The first request fails, its retry is never answered.
+    fake.fail_requests(1);
+    fake.stall_after(1);
+    let raw = vec![change("orders", 1, "INSERT", "a", 1)];
+
+    let deadline = Instant::now() + Duration::from_millis(400);
+    let report = sink.write(&changes(&raw), deadline).await;
+
+    assert!(Instant::now() < deadline + Duration::from_millis(100));
+    assert_eq!(failures(&report), vec![(0, FailureKind::Retryable)]);
+    let message = report.failures[0].error.to_string();
+    assert!(
+        message.contains("HTTP status 500")
+            && message.contains("in flight at the invocation's deadline"),
+        "{message}"
+    );
+    assert_eq!(sink.api_calls(), 2);
+}
+
+#[tokio::test]
 async fn requests_stay_under_max_bytes() {
     let fake = FakeOpenSearch::start().await;
     let sink = sink(&fake.url("orders?max_bytes=1024&concurrency=1")).await;
@@ -1009,6 +1031,21 @@ async fn a_settings_request_without_answer_is_abandoned_at_the_deadline() {
 
     assert!(Instant::now() < deadline + Duration::from_millis(100));
     assert!(err.contains("got no answer before the deadline"), "{err}");
+}
+
+#[tokio::test]
+async fn a_settings_retry_cut_short_by_the_deadline_reports_the_failure_it_retried() {
+    let (fake, sink) = orders_index().await;
+    fake.create_index("orders", Some("1h"));
+    fake.fail_requests(1);
+    fake.stall_after(1);
+    let deadline = Instant::now() + Duration::from_millis(400);
+
+    let err = message(sink.delete_memory("orders", deadline).await);
+
+    assert!(Instant::now() < deadline + Duration::from_millis(100));
+    assert!(err.contains("failed with HTTP status 500"), "{err}");
+    assert_eq!(sink.api_calls(), 2);
 }
 
 /// The fake's settings answers, checked directly, so the tests above rest on OpenSearch's

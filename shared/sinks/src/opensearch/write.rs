@@ -76,6 +76,13 @@ fn encode(sink: &OpenSearchSink, records: &[ChangeRecord<'_>]) -> (Operations, V
 )]
 struct IdTooLong(usize);
 
+/// Retrying a failure until the deadline stopped a retry in flight.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{0} (a retry was still in flight at the invocation's deadline; outcome left for the retry)"
+)]
+struct CutShort(SharedError);
+
 #[derive(Debug, thiserror::Error)]
 #[error("the document's bulk operation ({0} bytes) is larger than the cluster accepts (HTTP 413)")]
 struct TooLarge(usize);
@@ -92,8 +99,10 @@ enum Attempt {
     },
     /// The request was too large for the cluster: halve it.
     TooLarge,
-    /// Retrying soon cannot help (credentials, settings, the deadline): give up for now.
+    /// Retrying soon cannot help (credentials, settings): give up for now.
     Stop(SharedError),
+    /// The deadline came before the request was answered: give up, outcome unknown.
+    DeadlinePassed,
 }
 
 /// Sends operations `chunk` until each has its outcome; returns the records that failed.
@@ -106,7 +115,10 @@ async fn send_all(
     let mut failures = Vec::new();
     let mut queue = VecDeque::from([chunk]);
     let mut backoff = Backoff::default();
+    // Why the request now being sent is a retry, if it is one.
+    let mut retrying: Option<SharedError> = None;
     while let Some(pending) = queue.pop_front() {
+        let retry_of = retrying.take();
         match attempt(sink, operations, &pending, deadline).await {
             Attempt::Done(rejected) => failures.extend(rejected),
             Attempt::Retry {
@@ -118,6 +130,7 @@ async fn send_all(
                 queue.push_front(retry);
                 if backoff.wait(deadline).await {
                     tracing::warn!(sink = %sink.name, error = %error, "retrying bulk operations");
+                    retrying = Some(error);
                 } else {
                     give_up(sink, operations, &mut queue, &mut failures, &error);
                 }
@@ -137,6 +150,15 @@ async fn send_all(
                 queue.push_front(first.to_vec());
             }
             Attempt::Stop(error) => {
+                queue.push_front(pending);
+                give_up(sink, operations, &mut queue, &mut failures, &error);
+            }
+            Attempt::DeadlinePassed => {
+                // A retry cut short says less than the failure that made it necessary.
+                let error: SharedError = match retry_of {
+                    Some(cause) => Arc::new(CutShort(cause)),
+                    None => Arc::new(DeadlineExceeded),
+                };
                 queue.push_front(pending);
                 give_up(sink, operations, &mut queue, &mut failures, &error);
             }
@@ -192,7 +214,7 @@ async fn attempt(
     let headers = match timeout_at(deadline, sink.auth.headers(&unsigned)).await {
         Ok(Ok(headers)) => headers,
         Ok(Err(e)) => return retry_all(Arc::new(e)),
-        Err(_) => return Attempt::Stop(Arc::new(DeadlineExceeded)),
+        Err(_) => return Attempt::DeadlinePassed,
     };
     sink.count_call();
     let request = sink
@@ -210,7 +232,7 @@ async fn attempt(
     })
     .await;
     let (status, body) = match response {
-        Err(_) => return Attempt::Stop(Arc::new(DeadlineExceeded)),
+        Err(_) => return Attempt::DeadlinePassed,
         Ok(Err(e)) => return retry_all(Arc::new(HttpError::Send(error_chain(&e)))),
         Ok(Ok(response)) => response,
     };

@@ -29,7 +29,7 @@
 //!
 //! Faults can be injected: 429 for given ids (once or always), a 500 for the next requests,
 //! a `mapper_parsing_exception` for given ids, a `http.max_content_length` (413), requests
-//! that are never answered. Authentication can be required, of every request alike: SigV4
+//! that are never answered (the next ones, or all after the next ones). Authentication can be required, of every request alike: SigV4
 //! (the signature is checked against the request actually received, method, path, query and
 //! body) or HTTP basic.
 
@@ -97,6 +97,10 @@ struct Faults {
     reject_mapping: HashSet<String>,
     fail_requests: usize,
     stall_requests: usize,
+    /// Requests to answer before stalling the rest.
+    stall_after: Option<usize>,
+    /// Requests that reached the fake so far, answered or not.
+    arrived: usize,
     max_content_length: Option<usize>,
 }
 
@@ -216,6 +220,12 @@ impl FakeOpenSearch {
         self.state().faults.stall_requests = count;
     }
 
+    /// Answers the next `count` requests, then never answers again.
+    pub fn stall_after(&self, count: usize) {
+        let mut state = self.state();
+        state.faults.stall_after = Some(state.faults.arrived + count);
+    }
+
     pub fn max_content_length(&self, bytes: usize) {
         self.state().faults.max_content_length = Some(bytes);
     }
@@ -231,8 +241,13 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Result<
     };
     let stall = {
         let mut state = state.lock().expect("fake state");
-        let stall = state.faults.stall_requests > 0;
-        state.faults.stall_requests = state.faults.stall_requests.saturating_sub(1);
+        let faults = &mut state.faults;
+        let stall = faults.stall_requests > 0
+            || faults
+                .stall_after
+                .is_some_and(|after| faults.arrived >= after);
+        faults.stall_requests = faults.stall_requests.saturating_sub(1);
+        faults.arrived += 1;
         stall
     };
     if stall {
