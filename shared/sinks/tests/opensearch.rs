@@ -1,8 +1,8 @@
-//! The OpenSearch sink against a hand-written fake of OpenSearch's Bulk API
-//! (`support/fake_opensearch.rs`): no OpenSearch engine can run here, so the fake speaks the
-//! real wire protocol (NDJSON bulk requests, OpenSearch-shaped per-item results and errors)
-//! and implements `version_type=external_gte` as OpenSearch does. Basic-auth secrets live in
-//! Secrets Manager on moto server.
+//! The OpenSearch sink against a hand-written fake of OpenSearch's Bulk API and get-settings
+//! API (`support/fake_opensearch.rs`): no OpenSearch engine can run here, so the fake speaks
+//! the real wire protocol (NDJSON bulk requests, OpenSearch-shaped per-item results and
+//! errors, settings answers) and implements `version_type=external_gte` as OpenSearch does.
+//! Basic-auth secrets live in Secrets Manager on moto server.
 
 #[path = "support/fake_opensearch.rs"]
 mod fake_opensearch;
@@ -15,8 +15,10 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use cdc_lambda::AwsContext;
 use cdc_record::ChangeRecord;
-use cdc_sinks::opensearch::{AuthConfig, OpenSearchConfig, SigV4Service};
-use cdc_sinks::{ConfigError, FailureKind, PerTable, Sink, SinkConfig, WriteReport};
+use cdc_sinks::opensearch::{AuthConfig, DeleteMemoryError, OpenSearchConfig, SigV4Service};
+use cdc_sinks::{
+    ConfigError, DeleteMemory, FailureKind, PerTable, SharedError, Sink, SinkConfig, WriteReport,
+};
 use cdc_testkit::{changes, image, stream_record_json, unique};
 use fake_opensearch::{Expect, FakeOpenSearch};
 use serde_json::Value;
@@ -469,6 +471,28 @@ async fn a_request_without_answer_is_abandoned_at_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_retry_cut_short_by_the_deadline_reports_the_failure_it_retried() {
+    let (fake, sink) = orders_index().await;
+    // The first request fails, its retry is never answered.
+    fake.fail_requests(1);
+    fake.stall_after(1);
+    let raw = vec![change("orders", 1, "INSERT", "a", 1)];
+
+    let deadline = Instant::now() + Duration::from_millis(400);
+    let report = sink.write(&changes(&raw), deadline).await;
+
+    assert!(Instant::now() < deadline + Duration::from_millis(100));
+    assert_eq!(failures(&report), vec![(0, FailureKind::Retryable)]);
+    let message = report.failures[0].error.to_string();
+    assert!(
+        message.contains("HTTP status 500")
+            && message.contains("in flight at the invocation's deadline"),
+        "{message}"
+    );
+    assert_eq!(sink.api_calls(), 2);
+}
+
+#[tokio::test]
 async fn requests_stay_under_max_bytes() {
     let fake = FakeOpenSearch::start().await;
     let sink = sink(&fake.url("orders?max_bytes=1024&concurrency=1")).await;
@@ -680,12 +704,25 @@ async fn basic_auth_comes_from_a_secrets_manager_secret() {
 
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(fake.documents("orders").len(), 1);
+    // The settings lookup authenticates the same way (the write created the index).
+    assert_eq!(
+        sink.delete_memory("orders", soon()).await.unwrap(),
+        DeleteMemory::For(Duration::from_secs(60))
+    );
+    let received = fake.received();
+    assert_eq!(received.len(), 2);
+    assert!(received.iter().all(|r| r.status == 200
+        && r.authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Basic "))));
 
     // Without the credentials the cluster answers 401: retryable, the records are kept.
     let anonymous = sink_with(&fake.url("orders"), &aws).await;
     let report = anonymous.write(&changes(&raw), soon()).await;
     assert_eq!(failures(&report), vec![(0, FailureKind::Retryable)]);
     assert!(report.failures[0].error.to_string().contains("401"));
+    let err = message(anonymous.delete_memory("orders", soon()).await);
+    assert!(err.contains("HTTP status 401"), "{err}");
 }
 
 #[tokio::test]
@@ -730,6 +767,347 @@ async fn an_unreadable_basic_auth_secret_fails_at_cold_start() {
     .await;
     assert!(err.contains("\"username\" and \"password\""), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+// How long deletes are remembered: `Sink::delete_memory` reads the index's `index.gc_deletes`.
+
+/// The error's message (the loader shows it as is).
+fn message(result: Result<DeleteMemory, SharedError>) -> String {
+    match result {
+        Ok(memory) => panic!("expected an error, got {memory:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const SETTINGS_QUERY: &str = "/_settings/index.gc_deletes?include_defaults=true&flat_settings=true";
+
+#[tokio::test]
+async fn delete_memory_is_the_gc_deletes_set_on_the_tables_index() {
+    let fake = FakeOpenSearch::start().await;
+    fake.create_index("cdc-orders", Some("90m"));
+    fake.create_index("cdc-users", Some("2d"));
+    let sink = sink(&fake.url("cdc-{table}")).await;
+
+    // The index the table's changes go to: {table} is the table's name in lowercase.
+    let orders = sink.delete_memory("Orders", soon()).await.unwrap();
+    let users = sink.delete_memory("users", soon()).await.unwrap();
+
+    assert_eq!(orders, DeleteMemory::For(Duration::from_secs(90 * 60)));
+    assert_eq!(users, DeleteMemory::For(Duration::from_secs(2 * 86_400)));
+    let received = fake.received();
+    let targets: Vec<(&str, &str, u16)> = received
+        .iter()
+        .map(|r| (r.method.as_str(), r.target.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        targets,
+        vec![
+            ("GET", &*format!("/cdc-orders{SETTINGS_QUERY}"), 200),
+            ("GET", &*format!("/cdc-users{SETTINGS_QUERY}"), 200),
+        ]
+    );
+    assert_eq!(sink.api_calls(), 2);
+}
+
+#[tokio::test]
+async fn delete_memory_is_the_default_where_the_index_sets_none() {
+    let (fake, orders) = orders_index().await;
+    fake.create_index("orders", None);
+    assert_eq!(
+        orders.delete_memory("orders", soon()).await.unwrap(),
+        DeleteMemory::For(Duration::from_secs(60))
+    );
+
+    // An index created by the stream's first write (auto-creation) has the default too.
+    let fake = FakeOpenSearch::start().await;
+    let per_table = sink(&fake.url("{table}")).await;
+    let raw = vec![change("events", 1, "REMOVE", "a", 0)];
+    assert!(per_table
+        .write(&changes(&raw), soon())
+        .await
+        .failures
+        .is_empty());
+    assert_eq!(
+        per_table.delete_memory("events", soon()).await.unwrap(),
+        DeleteMemory::For(Duration::from_secs(60))
+    );
+}
+
+#[tokio::test]
+async fn gc_deletes_of_zero_or_minus_one_remembers_nothing() {
+    let fake = FakeOpenSearch::start().await;
+    fake.create_index("off", Some("-1"));
+    fake.create_index("zero", Some("0"));
+    let sink = sink(&fake.url("{table}")).await;
+    assert_eq!(
+        sink.delete_memory("off", soon()).await.unwrap(),
+        DeleteMemory::Never
+    );
+    assert_eq!(
+        sink.delete_memory("zero", soon()).await.unwrap(),
+        DeleteMemory::Never
+    );
+}
+
+#[tokio::test]
+async fn an_index_that_does_not_exist_yet_is_an_error_naming_the_default() {
+    let (fake, sink) = orders_index().await;
+
+    let result = sink.delete_memory("orders", soon()).await;
+
+    let error = result.as_ref().err().unwrap();
+    let memory_error = error.downcast_ref::<DeleteMemoryError>().unwrap();
+    assert_eq!(memory_error.default_memory(), Some(Duration::from_secs(60)));
+    let err = message(result);
+    assert!(
+        err.starts_with(&format!("{}: ", fake.url("orders"))),
+        "{err}"
+    );
+    for expected in [
+        "index \"orders\"",
+        "does not exist yet",
+        "index template",
+        "default of 60s",
+        "PUT /orders",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    // A missing index is an answer, not a failure: asked once.
+    let statuses: Vec<u16> = fake.received().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![404]);
+}
+
+#[tokio::test]
+async fn a_gc_deletes_that_is_no_time_value_is_an_error_naming_it() {
+    let fake = FakeOpenSearch::start().await;
+    fake.create_index("soon", Some("soon"));
+    // OpenSearch reads M as months, which is no unit it accepts.
+    fake.create_index("months", Some("1M"));
+    let sink = sink(&fake.url("{table}")).await;
+
+    let err = message(sink.delete_memory("soon", soon()).await);
+    assert!(err.starts_with(&fake.url("{table}")), "{err}");
+    assert!(
+        err.contains(
+            "index \"soon\" has index.gc_deletes \"soon\", which is not an OpenSearch time value"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("unit is missing or unrecognized"), "{err}");
+    let err = message(sink.delete_memory("months", soon()).await);
+    assert!(err.contains("index.gc_deletes \"1M\""), "{err}");
+}
+
+#[tokio::test]
+async fn the_settings_request_is_signed_like_the_bulk_requests() {
+    let expect = Expect::SigV4 {
+        service: "es",
+        region: "us-west-2",
+        access_key: ACCESS_KEY,
+        secret_key: SECRET_KEY,
+    };
+    let fake = FakeOpenSearch::start_expecting(expect).await;
+    fake.create_index("orders", Some("6h"));
+    let sink = sink_with(
+        &fake.url("orders?auth=sigv4&region=us-west-2"),
+        &signing_config(),
+    )
+    .await;
+    let raw = vec![change("orders", 1, "INSERT", "a", 1)];
+
+    assert!(sink.write(&changes(&raw), soon()).await.failures.is_empty());
+    let memory = sink.delete_memory("orders", soon()).await.unwrap();
+
+    assert_eq!(memory, DeleteMemory::For(Duration::from_secs(6 * 3600)));
+    // The fake re-signs what it received (method, path, query, headers, body) and compares.
+    let received = fake.received();
+    assert_eq!(received.len(), 2);
+    for request in &received {
+        assert_eq!(request.status, 200, "{request:?}");
+        let authorization = request.authorization.as_deref().unwrap();
+        assert!(
+            authorization.contains("/us-west-2/es/aws4_request"),
+            "{authorization}"
+        );
+    }
+    assert_eq!(received[1].method, "GET");
+}
+
+#[tokio::test]
+async fn a_refused_signature_is_an_error_naming_the_sink_and_the_request() {
+    let expect = Expect::SigV4 {
+        service: "es",
+        region: "us-east-1",
+        access_key: ACCESS_KEY,
+        secret_key: "another-secret",
+    };
+    let fake = FakeOpenSearch::start_expecting(expect).await;
+    fake.create_index("orders", Some("6h"));
+    let url = fake.url("orders?auth=sigv4");
+    let sink = sink_with(&url, &signing_config()).await;
+
+    let err = message(sink.delete_memory("orders", soon()).await);
+
+    assert!(err.starts_with(&format!("{url}: ")), "{err}");
+    let request = url
+        .replace("opensearch+http://", "http://")
+        .replace("/orders?auth=sigv4", "/orders");
+    assert!(
+        err.contains(&format!(
+            "GET {request}{SETTINGS_QUERY} failed with HTTP status 403"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("signature"), "{err}");
+    assert_eq!(
+        fake.received().len(),
+        1,
+        "credentials are not fixed by retrying at once"
+    );
+}
+
+#[tokio::test]
+async fn serverless_collections_cannot_tell_and_nothing_is_asked() {
+    let fake = FakeOpenSearch::start().await;
+    let url = fake.url("orders?auth=sigv4&service=aoss");
+    let sink = sink_with(&url, &signing_config()).await;
+
+    let err = message(sink.delete_memory("orders", soon()).await);
+
+    assert!(err.starts_with(&format!("{url}: ")), "{err}");
+    assert!(
+        err.contains("OpenSearch Serverless (service=aoss)"),
+        "{err}"
+    );
+    assert!(err.contains("index.gc_deletes"), "{err}");
+    assert!(fake.received().is_empty());
+    assert_eq!(sink.api_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_is_retried_until_the_deadline_then_an_error() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("opensearch+http://127.0.0.1:{port}/orders");
+    let sink = sink(&url).await;
+    let deadline = Instant::now() + Duration::from_millis(400);
+
+    let err = message(sink.delete_memory("orders", deadline).await);
+
+    assert!(Instant::now() <= deadline + Duration::from_millis(100));
+    assert!(err.starts_with(&format!("{url}: ")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "GET http://127.0.0.1:{port}/orders{SETTINGS_QUERY} failed: "
+        )),
+        "{err}"
+    );
+    assert!(sink.api_calls() > 1, "retried before giving up");
+}
+
+#[tokio::test]
+async fn a_failing_cluster_is_asked_again() {
+    let (fake, sink) = orders_index().await;
+    fake.create_index("orders", Some("1h"));
+    fake.fail_requests(2);
+
+    let memory = sink.delete_memory("orders", soon()).await.unwrap();
+
+    assert_eq!(memory, DeleteMemory::For(Duration::from_secs(3600)));
+    let statuses: Vec<u16> = fake.received().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![500, 500, 200]);
+}
+
+#[tokio::test]
+async fn a_settings_request_without_answer_is_abandoned_at_the_deadline() {
+    let (fake, sink) = orders_index().await;
+    fake.create_index("orders", Some("1h"));
+    fake.stall_requests(usize::MAX);
+    let deadline = Instant::now() + Duration::from_millis(300);
+
+    let err = message(sink.delete_memory("orders", deadline).await);
+
+    assert!(Instant::now() < deadline + Duration::from_millis(100));
+    assert!(err.contains("got no answer before the deadline"), "{err}");
+}
+
+#[tokio::test]
+async fn a_settings_retry_cut_short_by_the_deadline_reports_the_failure_it_retried() {
+    let (fake, sink) = orders_index().await;
+    fake.create_index("orders", Some("1h"));
+    fake.fail_requests(1);
+    fake.stall_after(1);
+    let deadline = Instant::now() + Duration::from_millis(400);
+
+    let err = message(sink.delete_memory("orders", deadline).await);
+
+    assert!(Instant::now() < deadline + Duration::from_millis(100));
+    assert!(err.contains("failed with HTTP status 500"), "{err}");
+    assert_eq!(sink.api_calls(), 2);
+}
+
+/// The fake's settings answers, checked directly, so the tests above rest on OpenSearch's
+/// shapes and not on whatever the sink happens to send.
+#[tokio::test]
+async fn the_fake_answers_get_settings_as_opensearch_does() {
+    let fake = FakeOpenSearch::start().await;
+    fake.create_index("set", Some("1h"));
+    fake.create_index("unset", None);
+    let base = fake.url("").replace("opensearch+http://", "http://");
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        let request = client.get(format!("{base}{path}")).send();
+        async move {
+            let response = request.await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.bytes().await.unwrap();
+            (status, serde_json::from_slice::<Value>(&body).unwrap())
+        }
+    };
+    let json = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+
+    assert_eq!(
+        get("set/_settings/index.gc_deletes?include_defaults=true&flat_settings=true").await,
+        (
+            200,
+            json(r#"{"set":{"settings":{"index.gc_deletes":"1h"},"defaults":{}}}"#)
+        )
+    );
+    assert_eq!(
+        get("unset/_settings/index.gc_deletes?include_defaults&flat_settings=true").await,
+        (
+            200,
+            json(r#"{"unset":{"settings":{},"defaults":{"index.gc_deletes":"60s"}}}"#)
+        )
+    );
+    // Nested without flat_settings; an index with none of the names set is left out
+    // without include_defaults.
+    assert_eq!(
+        get("set/_settings/index.gc_deletes").await,
+        (
+            200,
+            json(r#"{"set":{"settings":{"index":{"gc_deletes":"1h"}}}}"#)
+        )
+    );
+    assert_eq!(
+        get("unset/_settings/index.gc_deletes").await,
+        (200, json("{}"))
+    );
+    let (status, body) = get("nope/_settings/index.gc_deletes").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["type"], "index_not_found_exception");
+    assert_eq!(
+        body["error"]["root_cause"][0]["reason"],
+        "no such index [nope]"
+    );
+    let (status, body) = get("set/_settings?flat=true").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"]["reason"],
+        "request [/set/_settings] contains unrecognized parameter: [flat]"
+    );
 }
 
 fn parsed(url: &str) -> OpenSearchConfig {

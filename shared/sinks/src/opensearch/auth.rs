@@ -1,6 +1,8 @@
-//! How bulk requests authenticate: not at all, SigV4 with the function's AWS credentials
-//! (managed domains sign for service `es`, serverless collections for `aoss`), or HTTP basic
-//! auth with a user and password kept in a Secrets Manager secret.
+//! How requests to the cluster (bulk writes, the `index.gc_deletes` lookup) authenticate:
+//! not at all, SigV4 with the function's AWS credentials (managed domains sign for service
+//! `es`, serverless collections for `aoss`), or HTTP basic auth with a user and password kept
+//! in a Secrets Manager secret. Every request goes through [`Auth::headers`], so all of them
+//! authenticate alike.
 
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +17,7 @@ use base64::Engine;
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use tokio::sync::Mutex;
 
-use super::{error_chain, NDJSON};
+use super::error_chain;
 use cdc_lambda::AwsContext;
 
 /// Authentication as configured (no I/O yet).
@@ -65,9 +67,9 @@ pub(super) enum AuthSetupError {
 /// Why one request could not be authenticated (retryable: credentials come back).
 #[derive(Debug, thiserror::Error)]
 pub(super) enum AuthError {
-    #[error("cannot get AWS credentials to sign the bulk request: {0}")]
+    #[error("cannot get AWS credentials to sign the request: {0}")]
     Credentials(String),
-    #[error("cannot sign the bulk request: {0}")]
+    #[error("cannot sign the request: {0}")]
     Signing(String),
 }
 
@@ -99,16 +101,16 @@ impl Auth {
         }
     }
 
-    /// The headers that authenticate a `POST` of `body` to `url`.
+    /// The headers that authenticate `request`; it must be sent exactly as described (a
+    /// signature covers the method, the URL with its query, the content type and the body).
     pub(super) async fn headers(
         &self,
-        url: &str,
-        body: &[u8],
+        request: &Unsigned<'_>,
     ) -> Result<Vec<(HeaderName, HeaderValue)>, AuthError> {
         match self {
             Auth::None => Ok(Vec::new()),
             Auth::Basic(value) => Ok(vec![(AUTHORIZATION, value.clone())]),
-            Auth::SigV4(signer) => signer.headers(url, body).await,
+            Auth::SigV4(signer) => signer.headers(request).await,
         }
     }
 
@@ -118,6 +120,16 @@ impl Auth {
             *signer.cached.lock().await = None;
         }
     }
+}
+
+/// A request about to be sent, as far as authentication needs to know it.
+pub(super) struct Unsigned<'a> {
+    pub(super) method: &'a str,
+    /// The full URL, query included, exactly as sent.
+    pub(super) url: &'a str,
+    /// The `Content-Type` header sent, if any (signed along, so it cannot be changed).
+    pub(super) content_type: Option<&'a str>,
+    pub(super) body: &'a [u8],
 }
 
 /// Credentials this close to expiry are refreshed before signing, so a request never
@@ -174,8 +186,7 @@ impl SigV4 {
 
     async fn headers(
         &self,
-        url: &str,
-        body: &[u8],
+        request: &Unsigned<'_>,
     ) -> Result<Vec<(HeaderName, HeaderValue)>, AuthError> {
         let identity = self.credentials().await?.into();
         let mut settings = SigningSettings::default();
@@ -193,10 +204,13 @@ impl SigV4 {
             .map_err(|e| AuthError::Signing(e.to_string()))?
             .into();
         let request = SignableRequest::new(
-            "POST",
-            url,
-            [("content-type", NDJSON)].into_iter(),
-            SignableBody::Bytes(body),
+            request.method,
+            request.url,
+            request
+                .content_type
+                .map(|value| ("content-type", value))
+                .into_iter(),
+            SignableBody::Bytes(request.body),
         )
         .map_err(|e| AuthError::Signing(e.to_string()))?;
         let (instructions, _signature) = sign(request, &params)

@@ -6,10 +6,7 @@
 //!   REMOVE (`Action::Delete`) → the same `delete` operation without a document.
 //! - `external_gte` makes every write idempotent and order-proof: a replayed or late change
 //!   with an older version is refused with a 409 version conflict, which counts as success
-//!   (the index already holds something newer). A delete leaves a version tombstone that
-//!   OpenSearch keeps for `index.gc_deletes` (60 s by default): a snapshot copy of a deleted
-//!   item that arrives later than that is indexed again, so raise `index.gc_deletes` on the
-//!   index for the duration of an initial load that overlaps the stream.
+//!   (the index already holds something newer). Deletes are the exception, see below.
 //! - Within one write only each document's last change is sent (the earlier ones would be
 //!   superseded anyway), so no `_id` appears in two requests and the requests of one write
 //!   can run concurrently. Requests are capped at `max_bytes`.
@@ -23,6 +20,41 @@
 //!
 //! `{table}` in INDEX stands for the source table's name in lowercase (index names must be
 //! lowercase).
+//!
+//! # Deletes and snapshot loads (`index.gc_deletes`)
+//!
+//! A delete removes the document; what refuses an older copy afterwards is the delete's
+//! version, which OpenSearch remembers (a tombstone) only for the index's `index.gc_deletes`:
+//! 60s by default, any time value when set, `0` or `-1` for not at all. Once that has passed,
+//! `external_gte` finds nothing to compare with and accepts any version, however old.
+//!
+//! That matters when a table's snapshot (a point-in-time export) is loaded while the stream
+//! keeps running: an item deleted by the stream after the export time still has its snapshot
+//! copy on the way, with a version below the delete's. If the copy arrives within
+//! `index.gc_deletes` of the delete it is refused; later, it brings the deleted item back and
+//! nothing ever removes it again. So the export loader asks [`Sink::delete_memory`] first,
+//! which reads the setting in force for the table's index with
+//! `GET /INDEX/_settings/index.gc_deletes?include_defaults=true&flat_settings=true`,
+//! authenticated like the bulk requests (a role that writes needs the settings-read
+//! permission too, `indices:monitor/settings/get` or `es:ESHttpGet`), and answers
+//! `For(duration)` (`Never` for `0`, `-1` or under a millisecond; the shortest when INDEX is
+//! an alias over several indices). To load safely, set it longer than the load on the index
+//! beforehand (`PUT /INDEX/_settings {"index.gc_deletes": "6h"}`, it is dynamic) and put it
+//! back afterwards: OpenSearch keeps tombstones in memory, which is also why a shard that
+//! restarts or relocates during the load may forget deletes sooner than the setting says.
+//!
+//! The answer is an error, naming the sink and the index, when:
+//! - the index does not exist yet: it gets its `index.gc_deletes` when the first write
+//!   creates it, from a matching index template, else the 60s default (the error says so and
+//!   [`DeleteMemoryError::default_memory`] returns that default); creating the index with the
+//!   setting before the load removes the doubt;
+//! - the collection is OpenSearch Serverless (`service=aoss`): it answers
+//!   `GET /INDEX/_settings`, but it manages its indexes itself and documents neither
+//!   `index.gc_deletes` nor how long it keeps a deleted document's version, so a value read
+//!   there would promise nothing; no request is sent;
+//! - the cluster cannot be reached, refuses the credentials (401, 403), answers something
+//!   else than the setting, or a value that is not an OpenSearch time value; unreachable,
+//!   throttled and 5xx answers are retried until the deadline first.
 //!
 //! Options:
 //! - `auth=none|sigv4|basic`: default `sigv4` for `opensearch+https`, `none` for
@@ -40,9 +72,13 @@
 
 mod auth;
 mod bulk;
+mod gc_deletes;
+mod time_value;
 mod write;
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -51,12 +87,14 @@ use tokio::time::Instant;
 
 use crate::config::{ConfigError, SINKS_SETTING};
 use crate::per_table::PerTable;
-use crate::sink::{Sink, WriteReport};
+use crate::sink::{DeleteMemory, SharedError, Sink, WriteReport};
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 
 pub use auth::{AuthConfig, SigV4Service};
 pub use bulk::ItemError;
+pub use gc_deletes::{DeleteMemoryError, DeleteMemoryProblem, DEFAULT_GC_DELETES};
+pub use time_value::TimeValueError;
 
 pub(crate) const NDJSON: &str = "application/x-ndjson";
 
@@ -275,9 +313,26 @@ impl Sink for OpenSearchSink {
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }
+
+    /// The `index.gc_deletes` of the table's index (see the module docs).
+    async fn delete_memory(
+        &self,
+        table: &str,
+        deadline: Instant,
+    ) -> Result<DeleteMemory, SharedError> {
+        gc_deletes::delete_memory(self, table, deadline)
+            .await
+            .map_err(|e| Arc::new(e) as SharedError)
+    }
 }
 
 impl OpenSearchSink {
+    /// The index `table`'s changes go to: `{table}` is its name in lowercase, as index names
+    /// must be. Writes and the `index.gc_deletes` lookup both use this.
+    fn index_for(&self, table: &str) -> Cow<'_, str> {
+        self.config.index.for_table(&table.to_ascii_lowercase())
+    }
+
     fn count_call(&self) {
         self.calls.fetch_add(1, Ordering::Relaxed);
     }

@@ -11,6 +11,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 use tokio::time::{timeout_at, Instant};
 
+use super::auth::Unsigned;
 use super::bulk::{self, Operations, Outcome, MAX_ID_BYTES};
 use super::{error_chain, OpenSearchSink, NDJSON};
 use crate::retry::Backoff;
@@ -41,18 +42,13 @@ pub(super) async fn write(
 fn encode(sink: &OpenSearchSink, records: &[ChangeRecord<'_>]) -> (Operations, Vec<Failure>) {
     let indices: Vec<Cow<'_, str>> = records
         .iter()
-        .map(|r| {
-            sink.config
-                .index
-                .for_table(&r.table_name.to_ascii_lowercase())
-        })
+        .map(|r| sink.index_for(&r.table_name))
         .collect();
     let latest = crate::sink::last_change_per_item(records, |r| {
-        let index = sink
-            .config
-            .index
-            .for_table(&r.table_name.to_ascii_lowercase());
-        (index.into_owned(), r.key.primary_key.to_string())
+        (
+            sink.index_for(&r.table_name).into_owned(),
+            r.key.primary_key.to_string(),
+        )
     });
 
     let mut operations = Operations::with_capacity(latest.len());
@@ -80,6 +76,13 @@ fn encode(sink: &OpenSearchSink, records: &[ChangeRecord<'_>]) -> (Operations, V
 )]
 struct IdTooLong(usize);
 
+/// Retrying a failure until the deadline stopped a retry in flight.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{0} (a retry was still in flight at the invocation's deadline; outcome left for the retry)"
+)]
+struct CutShort(SharedError);
+
 #[derive(Debug, thiserror::Error)]
 #[error("the document's bulk operation ({0} bytes) is larger than the cluster accepts (HTTP 413)")]
 struct TooLarge(usize);
@@ -96,8 +99,10 @@ enum Attempt {
     },
     /// The request was too large for the cluster: halve it.
     TooLarge,
-    /// Retrying soon cannot help (credentials, settings, the deadline): give up for now.
+    /// Retrying soon cannot help (credentials, settings): give up for now.
     Stop(SharedError),
+    /// The deadline came before the request was answered: give up, outcome unknown.
+    DeadlinePassed,
 }
 
 /// Sends operations `chunk` until each has its outcome; returns the records that failed.
@@ -110,7 +115,10 @@ async fn send_all(
     let mut failures = Vec::new();
     let mut queue = VecDeque::from([chunk]);
     let mut backoff = Backoff::default();
+    // Why the request now being sent is a retry, if it is one.
+    let mut retrying: Option<SharedError> = None;
     while let Some(pending) = queue.pop_front() {
+        let retry_of = retrying.take();
         match attempt(sink, operations, &pending, deadline).await {
             Attempt::Done(rejected) => failures.extend(rejected),
             Attempt::Retry {
@@ -122,6 +130,7 @@ async fn send_all(
                 queue.push_front(retry);
                 if backoff.wait(deadline).await {
                     tracing::warn!(sink = %sink.name, error = %error, "retrying bulk operations");
+                    retrying = Some(error);
                 } else {
                     give_up(sink, operations, &mut queue, &mut failures, &error);
                 }
@@ -141,6 +150,15 @@ async fn send_all(
                 queue.push_front(first.to_vec());
             }
             Attempt::Stop(error) => {
+                queue.push_front(pending);
+                give_up(sink, operations, &mut queue, &mut failures, &error);
+            }
+            Attempt::DeadlinePassed => {
+                // A retry cut short says less than the failure that made it necessary.
+                let error: SharedError = match retry_of {
+                    Some(cause) => Arc::new(CutShort(cause)),
+                    None => Arc::new(DeadlineExceeded),
+                };
                 queue.push_front(pending);
                 give_up(sink, operations, &mut queue, &mut failures, &error);
             }
@@ -187,10 +205,16 @@ async fn attempt(
         retry: ops.to_vec(),
         error,
     };
-    let headers = match timeout_at(deadline, sink.auth.headers(&sink.bulk_url, &body)).await {
+    let unsigned = Unsigned {
+        method: "POST",
+        url: &sink.bulk_url,
+        content_type: Some(NDJSON),
+        body: &body,
+    };
+    let headers = match timeout_at(deadline, sink.auth.headers(&unsigned)).await {
         Ok(Ok(headers)) => headers,
         Ok(Err(e)) => return retry_all(Arc::new(e)),
-        Err(_) => return Attempt::Stop(Arc::new(DeadlineExceeded)),
+        Err(_) => return Attempt::DeadlinePassed,
     };
     sink.count_call();
     let request = sink
@@ -208,7 +232,7 @@ async fn attempt(
     })
     .await;
     let (status, body) = match response {
-        Err(_) => return Attempt::Stop(Arc::new(DeadlineExceeded)),
+        Err(_) => return Attempt::DeadlinePassed,
         Ok(Err(e)) => return retry_all(Arc::new(HttpError::Send(error_chain(&e)))),
         Ok(Ok(response)) => response,
     };
@@ -278,7 +302,7 @@ pub(super) enum HttpError {
 }
 
 /// The start of an error response, enough to say what went wrong.
-fn excerpt(body: &[u8]) -> String {
+pub(super) fn excerpt(body: &[u8]) -> String {
     const MAX: usize = 500;
     let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
     if body.len() > MAX {

@@ -1,4 +1,5 @@
-//! A hand-written fake of OpenSearch's Bulk API, because no OpenSearch engine can run here.
+//! A hand-written fake of OpenSearch's Bulk API and of the one index setting the sink reads,
+//! because no OpenSearch engine can run here.
 //!
 //! It speaks the real wire protocol over HTTP/1.1 on 127.0.0.1 (a random port): `POST /_bulk`
 //! with an NDJSON body (`application/x-ndjson`), `index` and `delete` operations carrying
@@ -12,10 +13,25 @@
 //! Unlike OpenSearch it keeps tombstones forever (OpenSearch drops them after
 //! `index.gc_deletes`), and it only implements `external_gte`, which is what the sink uses.
 //!
+//! Indices exist once a bulk write creates them (auto-creation, `index.gc_deletes` left to
+//! the default) or once a test creates them with [`FakeOpenSearch::create_index`]. For those
+//! it answers the get-settings API, `GET /INDEX/_settings[/NAMES]`, as OpenSearch 2.x does
+//! (`TransportGetSettingsAction`, `GetSettingsResponse`): per concrete index
+//! `{"settings": {...}}` with the settings set on it, plus `"defaults": {...}` with the
+//! defaults in force when `include_defaults=true` (without it, an index with none of the
+//! names set is left out); flat keys (`"index.gc_deletes"`) with `flat_settings=true`, nested
+//! objects otherwise; the one default it knows, `index.gc_deletes: "60s"`. An unknown index
+//! gets OpenSearch's 404 `index_not_found_exception`, an unknown query parameter its 400
+//! `contains unrecognized parameter`. It does not resolve aliases, wildcards, comma-separated
+//! lists or `_all`, knows no other setting, and stores `index.gc_deletes` without checking it
+//! (OpenSearch refuses an invalid value when it is set), so tests can hand the sink values a
+//! cluster would not.
+//!
 //! Faults can be injected: 429 for given ids (once or always), a 500 for the next requests,
 //! a `mapper_parsing_exception` for given ids, a `http.max_content_length` (413), requests
-//! that are never answered. Authentication can be required: SigV4 (the signature is checked
-//! against the request actually received) or HTTP basic.
+//! that are never answered (the next ones, or all after the next ones). Authentication can be required, of every request alike: SigV4
+//! (the signature is checked against the request actually received, method, path, query and
+//! body) or HTTP basic.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
@@ -44,14 +60,17 @@ pub struct Stored {
     pub source: Option<Value>,
 }
 
-/// One bulk request as received.
+/// One request as received.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
     pub status: u16,
     pub bytes: usize,
     pub content_type: Option<String>,
     pub authorization: Option<String>,
-    /// `(action, _index, _id, version)` of each operation.
+    /// `(action, _index, _id, version)` of each bulk operation.
     pub operations: Vec<(String, String, String, i64)>,
 }
 
@@ -78,11 +97,20 @@ struct Faults {
     reject_mapping: HashSet<String>,
     fail_requests: usize,
     stall_requests: usize,
+    /// Requests to answer before stalling the rest.
+    stall_after: Option<usize>,
+    /// Requests that reached the fake so far, answered or not.
+    arrived: usize,
     max_content_length: Option<usize>,
 }
 
+/// OpenSearch's default `index.gc_deletes`, as its settings API writes it.
+const DEFAULT_GC_DELETES: &str = "60s";
+
 struct State {
     docs: HashMap<(String, String), Stored>,
+    /// Every index that exists, with its `index.gc_deletes` when one was set.
+    indices: BTreeMap<String, Option<String>>,
     seq_no: u64,
     received: Vec<Received>,
     faults: Faults,
@@ -106,6 +134,7 @@ impl FakeOpenSearch {
         let addr = listener.local_addr().expect("local address");
         let state = Arc::new(Mutex::new(State {
             docs: HashMap::new(),
+            indices: BTreeMap::new(),
             seq_no: 0,
             received: Vec::new(),
             faults: Faults::default(),
@@ -156,15 +185,15 @@ impl FakeOpenSearch {
     }
 
     pub fn indices(&self) -> Vec<String> {
-        let mut indices: Vec<String> = self
-            .state()
-            .docs
-            .keys()
-            .map(|(index, _)| index.clone())
-            .collect();
-        indices.sort();
-        indices.dedup();
-        indices
+        self.state().indices.keys().cloned().collect()
+    }
+
+    /// Creates `index` as `PUT /INDEX` would, with `index.gc_deletes` set to `gc_deletes`
+    /// (stored as given, unchecked) or left to the default.
+    pub fn create_index(&self, index: &str, gc_deletes: Option<&str>) {
+        self.state()
+            .indices
+            .insert(index.to_owned(), gc_deletes.map(str::to_owned));
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -191,6 +220,12 @@ impl FakeOpenSearch {
         self.state().faults.stall_requests = count;
     }
 
+    /// Answers the next `count` requests, then never answers again.
+    pub fn stall_after(&self, count: usize) {
+        let mut state = self.state();
+        state.faults.stall_after = Some(state.faults.arrived + count);
+    }
+
     pub fn max_content_length(&self, bytes: usize) {
         self.state().faults.max_content_length = Some(bytes);
     }
@@ -206,8 +241,13 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Result<
     };
     let stall = {
         let mut state = state.lock().expect("fake state");
-        let stall = state.faults.stall_requests > 0;
-        state.faults.stall_requests = state.faults.stall_requests.saturating_sub(1);
+        let faults = &mut state.faults;
+        let stall = faults.stall_requests > 0
+            || faults
+                .stall_after
+                .is_some_and(|after| faults.arrived >= after);
+        faults.stall_requests = faults.stall_requests.saturating_sub(1);
+        faults.arrived += 1;
         stall
     };
     if stall {
@@ -215,6 +255,8 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Result<
     }
     let mut state = state.lock().expect("fake state");
     let mut received = Received {
+        method: parts.method.to_string(),
+        target: parts.uri.to_string(),
         status: 0,
         bytes: body.len(),
         content_type: header(&parts, "content-type"),
@@ -263,6 +305,46 @@ fn request_error(status: StatusCode, kind: &str, reason: &str) -> Reply {
     )
 }
 
+/// OpenSearch's answer for an index that does not exist.
+fn index_not_found(index: &str) -> Reply {
+    let cause = json!({
+        "type": "index_not_found_exception",
+        "reason": format!("no such index [{index}]"),
+        "index": index,
+        "resource.id": index,
+        "resource.type": "index_or_alias",
+        "index_uuid": "_na_",
+    });
+    let mut error = cause.clone();
+    error["root_cause"] = json!([cause]);
+    reply(
+        StatusCode::NOT_FOUND,
+        json!({"error": error, "status": 404}),
+    )
+}
+
+/// `"index.gc_deletes": v` as `{"index": {"gc_deletes": v}}` (settings without flat_settings).
+fn nest(object: &mut serde_json::Map<String, Value>, key: &str, value: &str) {
+    match key.split_once('.') {
+        None => {
+            object.insert(key.to_owned(), json!(value));
+        }
+        Some((head, rest)) => {
+            let inner = object.entry(head.to_owned()).or_insert_with(|| json!({}));
+            if let Value::Object(inner) = inner {
+                nest(inner, rest, value);
+            }
+        }
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default()
+}
+
 /// One parsed operation.
 struct Operation {
     action: String,
@@ -277,12 +359,30 @@ impl State {
         if let Some(reply) = self.refuse(parts, body) {
             return reply;
         }
-        if parts.uri.path() != "/_bulk" {
-            return reply(
-                StatusCode::BAD_REQUEST,
-                json!({"error": format!("no handler found for uri [{}] and method [{}]", parts.uri, parts.method)}),
+        if self.faults.fail_requests > 0 {
+            self.faults.fail_requests -= 1;
+            return request_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "exception",
+                "injected failure of the whole request",
             );
         }
+        let path = parts.uri.path();
+        if path == "/_bulk" {
+            return self.bulk(parts, body, received);
+        }
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match segments.as_slice() {
+            [index, "_settings"] => self.settings(parts, index, None),
+            [index, "_settings", names] => self.settings(parts, index, Some(names)),
+            _ => reply(
+                StatusCode::BAD_REQUEST,
+                json!({"error": format!("no handler found for uri [{}] and method [{}]", parts.uri, parts.method)}),
+            ),
+        }
+    }
+
+    fn bulk(&mut self, parts: &Parts, body: &[u8], received: &mut Received) -> Reply {
         if parts.method != hyper::Method::POST && parts.method != hyper::Method::PUT {
             return request_error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -297,14 +397,6 @@ impl State {
         {
             // Netty's HttpObjectAggregator answers with an empty 413.
             return reply(StatusCode::PAYLOAD_TOO_LARGE, Value::Null);
-        }
-        if self.faults.fail_requests > 0 {
-            self.faults.fail_requests -= 1;
-            return request_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "exception",
-                "injected failure of the whole request",
-            );
         }
         let content_type = header(parts, "content-type").unwrap_or_default();
         if !content_type.starts_with("application/x-ndjson")
@@ -333,6 +425,87 @@ impl State {
             StatusCode::OK,
             json!({"took": 3, "errors": errors, "items": items}),
         )
+    }
+
+    /// `GET /INDEX/_settings[/NAMES]` for one concrete index and exact setting names.
+    fn settings(&self, parts: &Parts, index: &str, names: Option<&str>) -> Reply {
+        if parts.method != hyper::Method::GET {
+            return request_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "illegal_argument_exception",
+                &format!(
+                    "Incorrect HTTP method for uri [{}] and method [{}], allowed: [GET] (this fake implements GET only)",
+                    parts.uri, parts.method
+                ),
+            );
+        }
+        let mut include_defaults = false;
+        let mut flat_settings = false;
+        let query = parts.uri.query().unwrap_or_default();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            // OpenSearch's booleans: a bare parameter is true.
+            let flag = value.is_empty() || value == "true";
+            match &*name {
+                "include_defaults" => include_defaults = flag,
+                "flat_settings" => flat_settings = flag,
+                "local"
+                | "ignore_unavailable"
+                | "allow_no_indices"
+                | "expand_wildcards"
+                | "cluster_manager_timeout"
+                | "master_timeout"
+                | "pretty"
+                | "human"
+                | "error_trace"
+                | "filter_path" => {}
+                other => {
+                    return request_error(
+                        StatusCode::BAD_REQUEST,
+                        "illegal_argument_exception",
+                        &format!(
+                            "request [{}] contains unrecognized parameter: [{other}]",
+                            parts.uri.path()
+                        ),
+                    )
+                }
+            }
+        }
+        let index = percent_decode(index);
+        let Some(gc_deletes) = self.indices.get(&index) else {
+            return index_not_found(&index);
+        };
+        let wanted = |setting: &str| {
+            names.is_none_or(|names| names.split(',').any(|n| percent_decode(n) == setting))
+        };
+        let mut set = BTreeMap::new();
+        let mut defaults = BTreeMap::new();
+        if wanted("index.gc_deletes") {
+            match gc_deletes {
+                Some(value) => set.insert("index.gc_deletes", value.clone()),
+                None => defaults.insert("index.gc_deletes", DEFAULT_GC_DELETES.to_owned()),
+            };
+        }
+        let render = |settings: &BTreeMap<&str, String>| {
+            let mut object = serde_json::Map::new();
+            for (key, value) in settings {
+                if flat_settings {
+                    object.insert((*key).to_owned(), json!(value));
+                } else {
+                    nest(&mut object, key, value);
+                }
+            }
+            Value::Object(object)
+        };
+        let mut answer = serde_json::Map::new();
+        if include_defaults {
+            answer.insert(
+                index,
+                json!({"settings": render(&set), "defaults": render(&defaults)}),
+            );
+        } else if !set.is_empty() {
+            answer.insert(index, json!({"settings": render(&set)}));
+        }
+        reply(StatusCode::OK, Value::Object(answer))
     }
 
     /// The answer to a request without the expected authentication (`None`: authenticated).
@@ -388,6 +561,10 @@ impl State {
                 "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, replica_bytes=0, all_bytes=0, coordinating_operation_bytes=120, max_coordinating_and_primary_bytes=53687091]".into(),
             );
         }
+        // Auto-creation (`action.auto_create_index` is on by default) comes before the
+        // operations run, so even a refused one leaves the index behind; deletes create it
+        // too, because with an external version their tombstone must be kept.
+        self.indices.entry(index.clone()).or_insert(None);
         let key = (index.clone(), id.clone());
         let current = self.docs.get(&key).cloned();
         if let Some(stored) = &current {
