@@ -114,3 +114,85 @@ pub fn live_items(replica: Vec<CanonicalItem>) -> Vec<CanonicalItem> {
     live.sort();
     live
 }
+
+/// `item` as a real export holds it: DynamoDB normalises every number it stores, at any depth
+/// (plain decimal, no exponent, no trailing zeros after the point, no sign on zero), but
+/// DynamoDB Local only does so for top-level `N` and `NS`, keeping the sender's text inside maps
+/// and lists. Export fixtures built from DynamoDB Local scans go through this first.
+pub fn as_exported(item: &Item) -> Item {
+    item.iter()
+        .map(|(k, v)| (k.clone(), exported_value(v)))
+        .collect()
+}
+
+fn exported_value(v: &AttributeValue) -> AttributeValue {
+    match v {
+        AttributeValue::N(n) => AttributeValue::N(plain_decimal(n)),
+        AttributeValue::Ns(ns) => AttributeValue::Ns(ns.iter().map(|n| plain_decimal(n)).collect()),
+        AttributeValue::M(m) => AttributeValue::M(as_exported(m)),
+        AttributeValue::L(l) => AttributeValue::L(l.iter().map(exported_value).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A decimal number's text (`-1.50E+3`) in DynamoDB's normal form (`-1500`).
+pub fn plain_decimal(text: &str) -> String {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().expect("a decimal exponent")),
+        None => (unsigned, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // value = digits × 10^point, digits without leading or trailing zeros
+    let mut digits: String = format!("{int}{frac}");
+    let mut point = exponent - frac.len() as i64;
+    digits = digits.trim_start_matches('0').to_owned();
+    while digits.ends_with('0') {
+        digits.pop();
+        point += 1;
+    }
+    if digits.is_empty() {
+        return "0".into();
+    }
+    let sign = if negative { "-" } else { "" };
+    if point >= 0 {
+        return format!("{sign}{digits}{}", "0".repeat(point as usize));
+    }
+    let decimals = (-point) as usize;
+    if decimals >= digits.len() {
+        format!("{sign}0.{}{digits}", "0".repeat(decimals - digits.len()))
+    } else {
+        let (whole, fraction) = digits.split_at(digits.len() - decimals);
+        format!("{sign}{whole}.{fraction}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_decimal;
+
+    #[test]
+    fn numbers_in_dynamodbs_normal_form() {
+        for (text, normal) in [
+            ("1e5", "100000"),
+            ("1.50", "1.5"),
+            ("-0", "0"),
+            ("0.0", "0"),
+            ("1E-5", "0.00001"),
+            ("100e-2", "1"),
+            ("1.23E+4", "12300"),
+            (
+                "-9287.5168676229184861534366360810817310",
+                "-9287.516867622918486153436636081081731",
+            ),
+            ("43101.0", "43101"),
+            ("007", "7"),
+            ("-0.5", "-0.5"),
+        ] {
+            assert_eq!(plain_decimal(text), normal, "{text}");
+        }
+    }
+}

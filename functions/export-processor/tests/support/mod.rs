@@ -16,7 +16,7 @@ use cdc_testkit::exports::{
     ExportSpec, WrittenExport,
 };
 use cdc_testkit::generate::{items, put_items, TableShape};
-use cdc_testkit::items::{scan_all, Item};
+use cdc_testkit::items::{as_exported, scan_all, Item};
 use cdc_testkit::json::Json;
 use cdc_testkit::{dynamodb_local, dynamodb_local_endpoint, moto_endpoint, unique};
 use export_processor::{ExportProcessor, Settings};
@@ -62,7 +62,11 @@ impl Source {
         let table = unique("source");
         shape.create(&ddb, &table, false).await;
         put_items(&ddb, &table, &items(&shape, seed, count)).await;
-        let items = scan_all(&ddb, &table).await;
+        let items = scan_all(&ddb, &table)
+            .await
+            .iter()
+            .map(as_exported)
+            .collect();
         Source {
             table,
             shape,
@@ -104,7 +108,7 @@ impl Bucket {
         let s3 = moto_s3();
         let name = unique("exports").to_lowercase();
         create_bucket(&s3, &name).await;
-        let queue = notify_summaries(&s3, &moto_sqs(), &name, "").await;
+        let queue = notify_summaries(&s3, &moto_sqs(), &name, "exports").await;
         // moto's first message on a new notification configuration.
         let test_event = receive_notifications(&moto_sqs(), &queue.queue_url, 1, timeout()).await;
         assert_eq!(test_event.len(), 1, "the s3:TestEvent");
