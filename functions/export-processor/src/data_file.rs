@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use cdc_record::{ion_line_to_json, map_export_line, ExportSource, MappingOptions, Source};
 use cdc_sinks::{deliver, DeadLetter, DeadLetterQueue, FanOut, MappedBatch};
@@ -29,6 +30,19 @@ pub struct Loaded {
     pub stop: Option<Stop>,
     /// The whole file was read: how it compares with its manifest entry.
     pub check: Option<Check>,
+}
+
+impl Loaded {
+    /// Nothing done yet after line `start`.
+    fn from_line(start: u64) -> Self {
+        Loaded {
+            lines: start,
+            records: 0,
+            dead_letters: 0,
+            stop: None,
+            check: None,
+        }
+    }
 }
 
 /// Why a file stopped before its end.
@@ -60,12 +74,9 @@ pub struct Loader<'a> {
 impl Loader<'_> {
     /// Loads `work`'s file from line `start + 1` on, by `stop_at`.
     pub async fn load(&self, work: &FileWork, start: u64, stop_at: Instant) -> Loaded {
-        let mut loaded = Loaded {
-            lines: start,
-            records: 0,
-            dead_letters: 0,
-            stop: None,
-            check: None,
+        let stopped = |stop| Loaded {
+            stop: Some(stop),
+            ..Loaded::from_line(start)
         };
         let object = self
             .s3
@@ -76,20 +87,28 @@ impl Loader<'_> {
         let object = match timeout_at(stop_at, object).await {
             Ok(Ok(object)) => object,
             Ok(Err(e)) => {
-                loaded.stop = Some(Stop::Failed(format!(
+                return stopped(Stop::Failed(format!(
                     "{}: GetObject failed: {}",
                     work.object(),
                     DisplayErrorContext(e)
-                )));
-                return loaded;
+                )))
             }
-            Err(_) => {
-                loaded.stop = Some(Stop::Deadline);
-                return loaded;
-            }
+            Err(_) => return stopped(Stop::Deadline),
         };
+        self.load_body(work, start, object.body, stop_at).await
+    }
+
+    /// Loads `work`'s file, whose bytes are `body`, from line `start + 1` on, by `stop_at`.
+    pub async fn load_body(
+        &self,
+        work: &FileWork,
+        start: u64,
+        body: ByteStream,
+        stop_at: Instant,
+    ) -> Loaded {
+        let mut loaded = Loaded::from_line(start);
         let (chunks, received) = mpsc::channel(8);
-        let feeder = tokio::spawn(feed(object.body, chunks));
+        let feeder = tokio::spawn(feed(body, chunks));
         let (mut blocks, decoder) = decode::spawn(received, start, self.block_bytes);
         while let Some(block) = blocks.recv().await {
             if Instant::now() >= stop_at {
@@ -259,10 +278,7 @@ fn check(work: &FileWork, lines: u64, md5: &[u8; 16]) -> Check {
 }
 
 /// Passes the object's bytes on as S3 sends them, until the decoder stops taking them.
-async fn feed(
-    mut body: aws_sdk_s3::primitives::ByteStream,
-    chunks: mpsc::Sender<Result<Bytes, String>>,
-) {
+async fn feed(mut body: ByteStream, chunks: mpsc::Sender<Result<Bytes, String>>) {
     loop {
         let next = match body.next().await {
             None => return,
