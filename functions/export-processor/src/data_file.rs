@@ -8,7 +8,9 @@ use std::borrow::Cow;
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
-use cdc_record::{ion_line_to_json, map_export_line, ExportSource, MappingOptions, Source};
+use cdc_record::{
+    ion_line_to_json, map_export_line, ExportSource, KeyError, MappingOptions, Reason, Source,
+};
 use cdc_sinks::{deliver, DeadLetter, DeadLetterQueue, FanOut, MappedBatch};
 use tokio::sync::mpsc;
 use tokio::time::{timeout_at, Instant};
@@ -169,6 +171,7 @@ impl Loader<'_> {
             options: self.mapping,
         };
         let mut batch = MappedBatch::default();
+        let mut without_key = 0;
         for (position, line) in lines.iter().enumerate() {
             let number = block.first_line + position as u64;
             match line {
@@ -177,15 +180,35 @@ impl Loader<'_> {
                         batch.changes.push(change);
                         batch.positions.push(position);
                     }
-                    Err(e) => batch
-                        .letters
-                        .push((position, letter(work, text, e.to_string()))),
+                    Err(e) => {
+                        without_key +=
+                            usize::from(matches!(e.reason, Reason::Key(KeyError::Missing(_))));
+                        batch
+                            .letters
+                            .push((position, letter(work, text, e.to_string())));
+                    }
                 },
                 Line::Bad { raw, reason } => batch.letters.push((
                     position,
                     letter(work, raw, format!("export line {number}: {reason}")),
                 )),
             }
+        }
+        if without_key == lines.len() {
+            // Every item of an export has its keys: a key schema none of them has is set up
+            // wrong, and dead-lettering the whole table would hide it. Retried until fixed.
+            let nothing = BlockDone {
+                last_line: block.first_line - 1,
+                records: 0,
+                dead_letters: 0,
+            };
+            return (nothing, Some(format!(
+                "{}: no line from {} on has the key attributes {:?} of table {}: the key schema (CDC_KEY_SCHEMA, or DescribeTable) is not this table's",
+                work.object(),
+                block.first_line,
+                schema.names(),
+                work.table_name
+            )));
         }
         let delivery = deliver(self.sinks, self.dead_letters, &mut batch, stop_at).await;
         let failed_from = delivery.failed_from(lines.len());

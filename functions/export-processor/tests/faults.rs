@@ -342,3 +342,27 @@ async fn bad_data_files_are_named_counted_and_recorded_while_the_others_load() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_schema_is_retried_not_dead_lettered_line_by_line() {
+    let bucket = Bucket::new().await;
+    let source = Source::new(shape(), 23, 20).await;
+    let (_, notification) = bucket
+        .export(&source.spec(&bucket.name), &source.items)
+        .await;
+    let (output, dead_letters) = (output_file("records"), output_file("letters"));
+    let processor = processor(&[
+        ("CDC_SINKS", file_url(&output)),
+        ("CDC_DLQ", file_url(&dead_letters)),
+        ("CDC_KEY_SCHEMA", format!("{}:id", source.table)),
+    ])
+    .await;
+    let invocation = invoke(&processor, &sqs_event(&[notification])).await;
+    assert_eq!(
+        invocation.response.batch_item_failures.len(),
+        1,
+        "the message is retried"
+    );
+    assert!(lines(&dead_letters).is_empty(), "nothing dead-lettered");
+    assert!(lines(&output).is_empty());
+}
