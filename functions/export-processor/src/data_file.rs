@@ -112,7 +112,16 @@ impl Loader<'_> {
         let (chunks, received) = mpsc::channel(8);
         let feeder = tokio::spawn(feed(body, chunks));
         let (mut blocks, decoder) = decode::spawn(received, start, self.block_bytes);
-        while let Some(block) = blocks.recv().await {
+        loop {
+            // Skipping to a checkpoint, or a slow download, yields nothing for a while.
+            let block = match timeout_at(stop_at, blocks.recv()).await {
+                Ok(Some(block)) => block,
+                Ok(None) => break,
+                Err(_) => {
+                    loaded.stop = Some(Stop::Deadline);
+                    break;
+                }
+            };
             if Instant::now() >= stop_at {
                 loaded.stop = Some(Stop::Deadline);
                 break;
@@ -139,13 +148,10 @@ impl Loader<'_> {
             Ok(Ok(totals)) => {
                 loaded.check = Some(check(work, totals.lines, &totals.md5));
             }
-            Ok(Err(DecodeError::Gzip { after_line, error })) => {
-                // What is left of the file cannot be read, now or on a retry: record it.
+            // What is left of the file cannot be read, now or on a retry: record it.
+            Ok(Err(e @ (DecodeError::Gzip { .. } | DecodeError::LineTooLong { .. }))) => {
                 loaded.check = Some(Check {
-                    mismatch: Some(format!(
-                        "{}: not a complete gzip file after line {after_line}: {error}",
-                        work.object()
-                    )),
+                    mismatch: Some(format!("{}: {e}", work.object())),
                 });
             }
             Ok(Err(e)) => loaded.stop = Some(Stop::Failed(format!("{}: {e}", work.object()))),

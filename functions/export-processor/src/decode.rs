@@ -36,10 +36,16 @@ pub enum DecodeError {
     Gzip { after_line: u64, error: io::Error },
     #[error("reading the object failed after line {after_line}: {error}")]
     Read { after_line: u64, error: String },
+    #[error("line {line} is longer than {MAX_LINE} bytes: not a DynamoDB export data file")]
+    LineTooLong { line: u64 },
     /// The consumer stopped taking blocks.
     #[error("stopped")]
     Stopped,
 }
+
+/// No line of an export comes near this: a DynamoDB item holds at most 400 KB, which its JSON
+/// at worst escapes sixfold. Past it the input is not an export, and memory stays bounded.
+pub const MAX_LINE: usize = 32 << 20;
 
 /// Decodes the object whose bytes arrive on `chunks` on a blocking thread; blocks of lines
 /// after the first `skip_lines` arrive on the returned channel, and the handle gives the totals
@@ -59,9 +65,14 @@ pub fn spawn(
             current: Bytes::new(),
             md5: Md5::new(),
         };
-        let lines = decode(&mut reader, skip_lines, block_bytes, |block| {
-            blocks.blocking_send(block).is_ok()
-        })?;
+        let lines = decode(
+            &mut reader,
+            skip_lines,
+            block_bytes,
+            |block| blocks.blocking_send(block).is_ok(),
+            // Skipping to a checkpoint emits nothing for a while: stop as soon as nobody waits.
+            || !blocks.is_closed(),
+        )?;
         // The decoder may stop at the gzip end with bytes unread: take them into the MD5.
         let mut rest = [0u8; 8192];
         while reader.read(&mut rest).map_err(|e| read_error(lines, e))? > 0 {}
@@ -74,12 +85,15 @@ pub fn spawn(
 }
 
 /// Decodes `source`, passing blocks of lines after the first `skip_lines` to `emit` (which
-/// says whether to go on); returns the number of lines.
+/// says whether to go on, as `go_on` does between reads); returns the number of lines. When the
+/// gzip data turns out broken, every line decoded before is still passed on, the incomplete last
+/// one too (it will fail to map and be dead-lettered), before the error.
 pub fn decode(
     source: impl Read,
     skip_lines: u64,
     block_bytes: usize,
     mut emit: impl FnMut(Block) -> bool,
+    go_on: impl Fn() -> bool,
 ) -> Result<u64, DecodeError> {
     let mut source = BufReader::with_capacity(64 << 10, source);
     // A zero-byte object is an empty partition, as is an empty gzip file.
@@ -94,20 +108,41 @@ pub fn decode(
     };
     let mut chunk = vec![0u8; block_bytes.clamp(1, 64 << 10)];
     loop {
+        if !go_on() {
+            return Err(DecodeError::Stopped);
+        }
         let n = match gz.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_error(lines.done + count_lines(&lines.buf), e)),
+            Err(e) => {
+                let error = read_error(0, e);
+                // S3 failing to deliver is retried from the last whole line; broken gzip is
+                // not, so what was decoded of the last line goes on to be dead-lettered too.
+                let rest = match error {
+                    DecodeError::Gzip { .. } => lines.take_all(),
+                    _ => lines.take_whole(),
+                };
+                if let Some(block) = rest {
+                    if !emit(block) {
+                        return Err(DecodeError::Stopped);
+                    }
+                }
+                return Err(error.after(lines.done));
+            }
         };
         if n == 0 {
             break;
         }
         lines.buf.extend_from_slice(&chunk[..n]);
         if lines.buf.len() >= block_bytes {
-            if let Some(block) = lines.take_whole() {
-                if !emit(block) {
-                    return Err(DecodeError::Stopped);
-                }
+            let whole = lines.take_whole();
+            if whole.is_none() && lines.buf.len() > MAX_LINE {
+                return Err(DecodeError::LineTooLong {
+                    line: lines.done + 1,
+                });
+            }
+            if whole.is_some_and(|block| !emit(block)) {
+                return Err(DecodeError::Stopped);
             }
         }
     }
@@ -117,6 +152,23 @@ pub fn decode(
         }
     }
     Ok(lines.done)
+}
+
+impl DecodeError {
+    /// The same error, after line `line`.
+    fn after(self, line: u64) -> Self {
+        match self {
+            DecodeError::Gzip { error, .. } => DecodeError::Gzip {
+                after_line: line,
+                error,
+            },
+            DecodeError::Read { error, .. } => DecodeError::Read {
+                after_line: line,
+                error,
+            },
+            other => other,
+        }
+    }
 }
 
 /// Decompressed bytes not yet handed over.
@@ -237,10 +289,16 @@ mod tests {
         block_bytes: usize,
     ) -> Result<(Vec<Block>, u64), DecodeError> {
         let mut blocks = Vec::new();
-        let lines = decode(object, skip, block_bytes, |b| {
-            blocks.push(b);
-            true
-        })?;
+        let lines = decode(
+            object,
+            skip,
+            block_bytes,
+            |b| {
+                blocks.push(b);
+                true
+            },
+            || true,
+        )?;
         Ok((blocks, lines))
     }
 
@@ -298,23 +356,65 @@ mod tests {
         assert_eq!(blocks(&gzip(b""), 0, 64).unwrap(), (vec![], 0));
     }
 
-    #[test]
-    fn a_truncated_or_corrupt_object_is_an_error_naming_the_last_line_read() {
-        let file: String = (1..=1000).map(|i| format!("line {i}\n")).collect();
-        let object = gzip(file.as_bytes());
-        let err = blocks(&object[..object.len() - 10], 0, 1 << 20).unwrap_err();
-        assert!(matches!(err, DecodeError::Gzip { .. }), "{err}");
-        assert!(
-            err.to_string()
-                .starts_with("not a complete gzip file (after line"),
-            "{err}"
+    /// Every block passed on, and how decoding ended.
+    fn decoded(object: &[u8], block_bytes: usize) -> (Vec<Block>, Result<u64, DecodeError>) {
+        let mut blocks = Vec::new();
+        let end = decode(
+            object,
+            0,
+            block_bytes,
+            |b| {
+                blocks.push(b);
+                true
+            },
+            || true,
         );
+        (blocks, end)
+    }
+
+    #[test]
+    fn a_truncated_object_passes_on_every_line_decoded_before_the_error_naming_it() {
+        let file: String = (1..=100_000).map(|i| format!("line {i}\n")).collect();
+        let object = gzip(file.as_bytes());
+        for block_bytes in [64, 1 << 20, 8 << 20] {
+            let (blocks, end) = decoded(&object[..object.len() - 64], block_bytes);
+            let err = end.unwrap_err();
+            let DecodeError::Gzip { after_line, .. } = err else {
+                panic!("{err}")
+            };
+            let text = text(&blocks);
+            assert!(
+                file.starts_with(&text) && !text.is_empty(),
+                "a prefix of the file"
+            );
+            // The incomplete last line is passed on too (to be dead-lettered), and counted.
+            assert_eq!(after_line, count_lines(text.as_bytes()));
+            assert!(after_line > 99_000, "{after_line}");
+        }
         let err = blocks(b"{\"Item\":{}}\n", 0, 64).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("not a complete gzip file (after line 0)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_line_without_end_is_an_error_not_unbounded_memory() {
+        let object = gzip(&vec![b'x'; MAX_LINE + (1 << 20)]);
+        let (blocks, end) = decoded(&object, 1 << 20);
+        assert!(blocks.is_empty());
+        assert_eq!(
+            end.unwrap_err().to_string(),
+            format!("line 1 is longer than {MAX_LINE} bytes: not a DynamoDB export data file")
+        );
+    }
+
+    #[test]
+    fn decoding_stops_when_nobody_takes_blocks_any_more() {
+        let file: String = (1..=1000).map(|i| format!("line {i}\n")).collect();
+        let end = decode(&gzip(file.as_bytes())[..], 999, 64, |_| true, || false);
+        assert!(matches!(end, Err(DecodeError::Stopped)));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,7 @@
 //! One invocation: every task its payload carries (a manifest to fan out, a data file to
 //! load), with SQS messages failed one by one in the partial batch response.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::error::DisplayErrorContext;
@@ -16,9 +15,9 @@ use cdc_telemetry::{names, Metrics};
 use tokio::time::{timeout_at, Instant};
 
 use crate::data_file::{Loaded, Loader, Stop};
-use crate::manifest::{self, ManifestError, Summary};
+use crate::manifest::{self, Kind, ManifestError, Summary};
 use crate::queue::{QueueError, WorkQueue};
-use crate::safety::{self, UnsafeSink};
+use crate::safety::{self, Moment, UnsafeSink};
 use crate::settings::{ExportSettings, Settings, SettingsError};
 use crate::state::{Progress, StateError, StateTable, Status};
 use crate::trigger::{self, Task, TriggerError};
@@ -95,8 +94,6 @@ pub struct ExportProcessor {
     mapping: MappingOptions,
     function: FunctionSettings,
     export: ExportSettings,
-    /// Tables whose sinks were found safe for snapshot loads (for the container's life).
-    safe_tables: Mutex<HashSet<String>>,
 }
 
 impl ExportProcessor {
@@ -134,7 +131,6 @@ impl ExportProcessor {
             mapping: settings.mapping,
             function: settings.function,
             export,
-            safe_tables: Mutex::default(),
         }
     }
 
@@ -211,7 +207,14 @@ impl ExportProcessor {
             &self.read(bucket, &summary.files_key, stop_at).await?,
         )?;
         let schema = self.key_schemas.get(&summary.table_name, stop_at).await?;
-        self.check_safety(&summary.table_name, stop_at).await?;
+        let window = self.export.load_window;
+        self.check_safety(
+            &summary.table_name,
+            summary.kind,
+            Moment::BeforeLoad { window },
+            stop_at,
+        )
+        .await?;
         let items: u64 = files.iter().map(|f| f.item_count).sum();
         if summary.item_count.is_some_and(|n| n != items) {
             tracing::warn!(
@@ -253,7 +256,8 @@ impl ExportProcessor {
         stop_at: Instant,
         metrics: &mut Metrics,
     ) -> Result<(), TaskError> {
-        self.check_safety(&work.table_name, stop_at).await?;
+        self.check_safety(&work.table_name, work.kind, Moment::BeforeFile, stop_at)
+            .await?;
         let saved = match &self.state {
             Some(state) => state.progress(work, stop_at).await?,
             None => None,
@@ -281,6 +285,12 @@ impl ExportProcessor {
                 }
                 Ok(())
             }
+            // Nothing loaded in a whole invocation: continuing would loop unseen (a new message
+            // each time never reaches the dead-letter queue); failing lets SQS count it.
+            Some(Stop::Deadline) if loaded.lines == start => Err(TaskError::Load(format!(
+                "{}: no line loaded after line {start} before the deadline",
+                work.object()
+            ))),
             Some(Stop::Deadline) => match (&self.queue, from_queue) {
                 (Some(queue), true) => {
                     tracing::info!(object = %work.object(), line = loaded.lines, "deadline: continuing in a new message");
@@ -306,7 +316,7 @@ impl ExportProcessor {
     /// Recording where a file stopped must still happen once writing stopped at the stop
     /// instant: half the deadline margin (`CDC_DEADLINE_MARGIN_MS`) is kept for it.
     fn bookkeeping_deadline(&self, stop_at: Instant) -> Instant {
-        stop_at.max(Instant::now()) + self.function.deadline_margin / 2
+        stop_at + self.function.deadline_margin / 2
     }
 
     fn loader(&self) -> Loader<'_> {
@@ -321,23 +331,24 @@ impl ExportProcessor {
     }
 
     /// Refuses loads into sinks that may let a snapshot copy bring a deleted item back.
-    async fn check_safety(&self, table: &str, stop_at: Instant) -> Result<(), UnsafeSink> {
-        if self.export.stream_after_load || self.safe(table) {
+    async fn check_safety(
+        &self,
+        table: &str,
+        kind: Kind,
+        moment: Moment,
+        stop_at: Instant,
+    ) -> Result<(), UnsafeSink> {
+        if self.export.stream_after_load {
             return Ok(());
         }
-        safety::check(&self.sinks, table, self.export.load_window, stop_at).await?;
-        self.safe_tables
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(table.to_owned());
-        Ok(())
-    }
-
-    fn safe(&self, table: &str) -> bool {
-        self.safe_tables
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(table)
+        safety::check(
+            &self.sinks,
+            table,
+            kind.deletes_matter_from_ms(),
+            moment,
+            stop_at,
+        )
+        .await
     }
 
     /// A whole (small) object: a manifest.

@@ -24,6 +24,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// From when the stream's deletes must be remembered for this export to load safely: the
+    /// export time, or the window's start (every line was written after it).
+    pub fn deletes_matter_from_ms(self) -> i64 {
+        match self {
+            Kind::Full { export_time_ms } => export_time_ms,
+            Kind::Incremental { from_ms, .. } => from_ms,
+        }
+    }
+
     /// As the record crate's mapping takes it.
     pub fn to_record(self) -> cdc_record::ExportKind {
         match self {

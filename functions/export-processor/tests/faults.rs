@@ -278,12 +278,13 @@ async fn bad_data_files_are_named_counted_and_recorded_while_the_others_load() {
         );
         let metrics = &invocation.metrics;
         assert_eq!(metrics.counter(names::EXPORT_S3_OBJECTS_PROCESSED), 5);
-        assert_eq!(metrics.counter(names::EXPORT_RECORDS_PROCESSING_ERRORS), 1);
         assert_eq!(metrics.counter(names::EXPORT_S3_OBJECTS_MISMATCHED), 3);
 
         // The bad line: dead-lettered whole, named by object and line.
         let bad = file(1);
-        let letters = letters(&dead_letters);
+        let (letters, cut): (Vec<Json>, Vec<Json>) = letters(&dead_letters)
+            .into_iter()
+            .partition(|l| l.get("reason").str().contains(&bad.key));
         assert_eq!(letters.len(), 1, "{format:?}");
         let reason = letters[0].get("reason").str().to_owned();
         let object = format!("s3://{}/{}", bucket.name, bad.key);
@@ -293,13 +294,27 @@ async fn bad_data_files_are_named_counted_and_recorded_while_the_others_load() {
         );
         assert_eq!(letters[0].get("record").str(), bad.lines[2]);
         assert_eq!(letters[0].get("source").str(), "export");
+        // The truncated file's last, incomplete line (if the cut fell inside one) too.
+        assert!(
+            cut.len() <= 1
+                && cut
+                    .iter()
+                    .all(|l| l.get("reason").str().contains(&file(0).key))
+        );
+        assert_eq!(
+            metrics.counter(names::EXPORT_RECORDS_PROCESSING_ERRORS),
+            1 + cut.len() as u64
+        );
 
         // Each file's state names what is wrong with it.
         let state_of = |p: usize| file_state(&state, &written.export_arn, &file(p).key);
         let truncated = state_of(0).await;
         assert_eq!(s(&truncated, "status"), "mismatch");
         assert!(
-            s(&truncated, "detail").contains("not a complete gzip file after line"),
+            s(&truncated, "detail").contains(&format!(
+                "not a complete gzip file (after line {})",
+                n(&truncated, "lines")
+            )),
             "{truncated:?}"
         );
         let with_bad_line = state_of(1).await;
@@ -327,12 +342,15 @@ async fn bad_data_files_are_named_counted_and_recorded_while_the_others_load() {
         );
         assert_eq!(s(&state_of(4).await, "status"), "loaded");
 
-        // Everything readable reached the sink, once: all but the bad line and the lines the
-        // truncated file lost.
-        let lost = file(0).lines.len() as u64 - n(&truncated, "lines");
-        assert!(lost > 0);
+        // Every line read reached the sink or the dead-letter queue, once: all but the bad line
+        // and the lines the truncated file lost.
+        let read = n(&truncated, "lines");
+        assert!(read > 0 && read < file(0).lines.len() as u64, "{read}");
         let records = lines(&output);
-        assert_eq!(records.len() as u64, source.items.len() as u64 - 1 - lost);
+        assert_eq!(
+            records.len() as u64 + cut.len() as u64,
+            source.items.len() as u64 - 1 - (file(0).lines.len() as u64 - read)
+        );
         let expected = expected_documents(&source.items);
         let got = documents(&output);
         assert!(got.windows(2).all(|w| w[0] != w[1]), "no item twice");
@@ -365,4 +383,61 @@ async fn a_wrong_key_schema_is_retried_not_dead_lettered_line_by_line() {
     );
     assert!(lines(&dead_letters).is_empty(), "nothing dead-lettered");
     assert!(lines(&output).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_loads_nothing_before_the_deadline_fails_its_message_instead_of_looping() {
+    let bucket = Bucket::new().await;
+    let source = Source::new(shape(), 24, 30).await;
+    let mut spec = source.spec(&bucket.name);
+    spec.partitions = 1;
+    let (_, notification) = bucket.export(&spec, &source.items).await;
+    let sqs = moto_sqs();
+    let work_queue = sqs
+        .create_queue()
+        .queue_name(unique("work"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let settings = Settings::from_env(|name| match name {
+        "CDC_EXPORT_QUEUE" => Some(work_queue.clone()),
+        "CDC_KEY_SCHEMA" => Some(source.key_schema().1),
+        _ => None,
+    })
+    .unwrap();
+    let sink = SlowSink::default();
+    sink.stall_on.store(0, Ordering::SeqCst);
+    let dead_letters = Box::new(JsonLinesDeadLetters::new("stderr", LineOutput::Stderr));
+    let processor = ExportProcessor::new(
+        FanOut::new(vec![Box::new(sink.clone())]),
+        dead_letters,
+        settings,
+        aws(),
+    )
+    .await;
+    invoke(&processor, &sqs_event(&[notification])).await;
+    let work = receive_notifications(&sqs, &work_queue, 1, timeout()).await;
+
+    let invocation = processor
+        .handle(&sqs_event(&work), Instant::now() + Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        invocation.response.batch_item_failures.len(),
+        1,
+        "SQS counts the receive: the work dead-letter queue and its alarm end the loop"
+    );
+    let waiting = sqs
+        .get_queue_attributes()
+        .queue_url(&work_queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    let waiting = waiting.attributes().unwrap()
+        [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages]
+        .clone();
+    assert_eq!(waiting, "0", "no continuation sent");
 }

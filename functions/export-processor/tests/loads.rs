@@ -38,8 +38,10 @@ async fn every_item_arrives_once_and_exact_from_json_and_ion_alike() {
     for (seed, shape) in shapes().into_iter().enumerate() {
         let source = Source::new(shape, seed as u64, 60).await;
         let mut outputs = Vec::new();
+        let exported = source.spec(&bucket.name);
         for format in [Format::DynamoDbJson, Format::Ion] {
-            let mut spec = source.spec(&bucket.name);
+            let mut spec = exported.clone();
+            spec.prefix = unique("exports");
             spec.format = format;
             spec.partitions = 4;
             spec.empty_partitions = 1;
@@ -182,7 +184,7 @@ async fn a_full_and_an_incremental_export_leave_the_replica_equal_to_the_table_i
         .collect();
 
     let mut full = source.spec(&bucket.name);
-    full.export_time_ms = 1_795_278_192_000;
+    full.export_time_ms = (cdc_lambda::now_ms() - 7_200_000) / 1000 * 1000;
     let (_, full_notification) = bucket.export(&full, &before).await;
     let mut incremental = source.spec(&bucket.name);
     incremental.format = Format::Ion;
@@ -298,5 +300,51 @@ async fn sinks_that_forget_deletes_are_refused_for_snapshot_loads_unless_the_str
                 .await
                 .unwrap();
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_file_older_than_its_sinks_remember_deletes_is_refused_when_it_loads() {
+    let bucket = Bucket::new().await;
+    let source = Source::new(shapes().remove(0), 4, 5).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&dynamodb_local());
+    let replica = unique("replica");
+    source.shape.create(&ddb, &replica, false).await;
+    let processor = processor(&[
+        (
+            "CDC_SINKS",
+            format!("dynamodb://{replica}?tombstone_ttl_days=1"),
+        ),
+        source.key_schema(),
+        ("CDC_EXPORT_LOAD_WINDOW_MINUTES", "60".into()),
+    ])
+    .await;
+    let mut spec = source.spec(&bucket.name);
+    for (age_hours, loads) in [(2, true), (30, false)] {
+        // A work message for one file, as the manifest step sent it (or a redrive, later).
+        spec.export_time_ms = cdc_lambda::now_ms() - age_hours * 3_600_000;
+        let (written, _) = bucket.export(&spec, &source.items).await;
+        let file = &written.data_files[0];
+        let work = export_processor::work::FileWork {
+            bucket: bucket.name.clone(),
+            key: file.key.clone(),
+            export_arn: written.export_arn.clone(),
+            table_name: source.table.clone(),
+            partition_key: "pk".into(),
+            sort_key: Some("sk".into()),
+            format: export_processor::manifest::Format::DynamoDbJson,
+            kind: export_processor::manifest::Kind::Full {
+                export_time_ms: spec.export_time_ms,
+            },
+            item_count: file.manifest_item_count as u64,
+            md5: Some(file.md5.clone()),
+            start_line: 0,
+        };
+        let invocation = invoke(&processor, &sqs_event(&[work.to_message()])).await;
+        assert_eq!(
+            invocation.response.batch_item_failures.is_empty(),
+            loads,
+            "export {age_hours} h old, tombstones kept 24 h"
+        );
     }
 }

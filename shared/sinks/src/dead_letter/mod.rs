@@ -71,8 +71,8 @@ pub struct DeadLetterError {
 }
 
 /// Sends `letters` (each with the position of its record in the caller's batch, in order) to
-/// `queue` by `stop_at`, logging each with its sequence number and reason but never its
-/// content. On failure, names the position of the first letter the queue may not hold, with
+/// `queue` by `stop_at`, logging each with its sequence number and table, never its content
+/// or reason. On failure, names the position of the first letter the queue may not hold, with
 /// why: the caller must not acknowledge that record or any after it.
 pub async fn send_in_order(
     queue: &dyn DeadLetterQueue,
@@ -82,10 +82,12 @@ pub async fn send_in_order(
     let Some((first, _)) = letters.first() else {
         return Ok(());
     };
+    // The reason stays in the letter: parse errors quote the values they met, and logs must
+    // not carry item data.
     for (_, letter) in letters {
         tracing::warn!(
             sequence_number = letter.sequence_number.as_deref().unwrap_or("unknown"),
-            reason = %letter.reason,
+            table = letter.table_name.as_deref().unwrap_or("unknown"),
             "dead-lettering record"
         );
     }
