@@ -255,35 +255,56 @@ enum Line<'b> {
 /// The block's lines, ION ones turned into DYNAMODB_JSON.
 fn lines(block: &Block, format: Format) -> Vec<Line<'_>> {
     let text = block.text.strip_suffix(b"\n").unwrap_or(&block.text);
-    text.split(|b| *b == b'\n')
-        .map(|bytes| {
-            let Ok(line) = std::str::from_utf8(bytes) else {
-                return Line::Bad {
-                    raw: String::from_utf8_lossy(bytes),
-                    reason: "not UTF-8 (shown with replacement characters)".into(),
-                };
-            };
-            if line.trim().is_empty() {
-                return Line::Bad {
-                    raw: Cow::Borrowed(line),
-                    reason: "an empty line where an item was expected".into(),
-                };
+    // One UTF-8 check for the whole block (lines are cut at ASCII newlines, so each is UTF-8
+    // when the block is); line by line only to find the bad ones.
+    match std::str::from_utf8(text) {
+        Ok(text) => split(text.as_bytes())
+            .map(|(start, end)| line(&text[start..end], format))
+            .collect(),
+        Err(_) => split(text)
+            .map(
+                |(start, end)| match std::str::from_utf8(&text[start..end]) {
+                    Ok(line_text) => line(line_text, format),
+                    Err(_) => Line::Bad {
+                        raw: String::from_utf8_lossy(&text[start..end]),
+                        reason: "not UTF-8 (shown with replacement characters)".into(),
+                    },
+                },
+            )
+            .collect(),
+    }
+}
+
+/// Where each line of `text` starts and ends.
+fn split(text: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let ends = memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len()));
+    ends.scan(0, |start, end| {
+        let line = (*start, end);
+        *start = end + 1;
+        Some(line)
+    })
+}
+
+fn line(text: &str, format: Format) -> Line<'_> {
+    if text.trim().is_empty() {
+        return Line::Bad {
+            raw: Cow::Borrowed(text),
+            reason: "an empty line where an item was expected".into(),
+        };
+    }
+    match format {
+        Format::DynamoDbJson => Line::Json(Cow::Borrowed(text)),
+        Format::Ion => {
+            let mut json = String::with_capacity(text.len() * 3 / 2);
+            match ion_line_to_json(text, &mut json) {
+                Ok(()) => Line::Json(Cow::Owned(json)),
+                Err(e) => Line::Bad {
+                    raw: Cow::Borrowed(text),
+                    reason: format!("not an ION export line: {e}"),
+                },
             }
-            match format {
-                Format::DynamoDbJson => Line::Json(Cow::Borrowed(line)),
-                Format::Ion => {
-                    let mut json = String::with_capacity(line.len() * 3 / 2);
-                    match ion_line_to_json(line, &mut json) {
-                        Ok(()) => Line::Json(Cow::Owned(json)),
-                        Err(e) => Line::Bad {
-                            raw: Cow::Borrowed(line),
-                            reason: format!("not an ION export line: {e}"),
-                        },
-                    }
-                }
-            }
-        })
-        .collect()
+        }
+    }
 }
 
 /// Compares the whole file with its manifest entry.
@@ -318,5 +339,46 @@ async fn feed(mut body: ByteStream, chunks: mpsc::Sender<Result<Bytes, String>>)
         if chunks.send(next).await.is_err() || failed {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &[u8]) -> Vec<String> {
+        let block = Block {
+            first_line: 1,
+            text: text.to_vec(),
+        };
+        lines(&block, Format::DynamoDbJson)
+            .into_iter()
+            .map(|line| match line {
+                Line::Json(text) => format!("json {text}"),
+                Line::Bad { raw, reason } => format!("bad {raw:?}: {reason}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_block_splits_into_its_lines_and_names_the_ones_that_cannot_be_items() {
+        assert_eq!(
+            kinds(b"{\"a\":1}\n{\"b\":2}\n"),
+            ["json {\"a\":1}", "json {\"b\":2}"]
+        );
+        assert_eq!(
+            kinds(b"{\"a\":1}\n{\"b\":2}"),
+            ["json {\"a\":1}", "json {\"b\":2}"]
+        );
+        assert_eq!(
+            kinds(b"{\"a\":1}\n\n{\"\xff\":2}\n{\"c\":3}\n"),
+            [
+                "json {\"a\":1}".to_owned(),
+                "bad \"\": an empty line where an item was expected".to_owned(),
+                "bad \"{\\\"\u{fffd}\\\":2}\": not UTF-8 (shown with replacement characters)"
+                    .to_owned(),
+                "json {\"c\":3}".to_owned(),
+            ]
+        );
     }
 }

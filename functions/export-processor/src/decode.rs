@@ -183,7 +183,11 @@ impl Lines {
     /// The whole lines in the buffer, keeping the partial last one.
     fn take_whole(&mut self) -> Option<Block> {
         let end = memchr::memrchr(b'\n', &self.buf)? + 1;
-        let rest = self.buf.split_off(end);
+        // The partial line starts a buffer as large as this one, so that filling it to a
+        // block never reallocates (a `split_off` tail would grow from the line's size).
+        let mut rest = Vec::with_capacity(self.buf.capacity());
+        rest.extend_from_slice(&self.buf[end..]);
+        self.buf.truncate(end);
         let text = std::mem::replace(&mut self.buf, rest);
         self.block(text)
     }
