@@ -16,8 +16,8 @@ use tokio::sync::mpsc;
 use tokio::time::{timeout_at, Instant};
 
 use crate::decode::{self, Block, DecodeError};
-use crate::manifest::Format;
-use crate::work::FileWork;
+use cdc_exports::manifest::Format;
+use cdc_exports::work::FileWork;
 
 /// What loading a file from its start line came to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,13 +15,13 @@ use cdc_telemetry::{names, Metrics};
 use tokio::time::{timeout_at, Instant};
 
 use crate::data_file::{Loaded, Loader, Stop};
-use crate::manifest::{self, Kind, ManifestError, Summary};
-use crate::queue::{QueueError, WorkQueue};
 use crate::safety::{self, Moment, UnsafeSink};
 use crate::settings::{ExportSettings, Settings, SettingsError};
-use crate::state::{Progress, StateError, StateTable, Status};
 use crate::trigger::{self, Task, TriggerError};
-use crate::work::FileWork;
+use cdc_exports::manifest::{self, Kind, ManifestError, Summary};
+use cdc_exports::queue::{QueueError, WorkQueue};
+use cdc_exports::state::{Progress, StateError, StateTable, Status};
+use cdc_exports::work::FileWork;
 
 /// The invocation failed as a whole (Lambda retries it).
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::work::FileWork;
+use cdc_exports::work::FileWork;
 
 /// The object whose creation means an export is complete.
 pub const SUMMARY_NAME: &str = "manifest-summary.json";

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
+use cdc_exports::work::FileWork;
 use cdc_record::ChangeRecord;
 use cdc_sinks::{
     DeadlineExceeded, FailureKind, FanOut, JsonLinesDeadLetters, LineOutput, Sink, WriteReport,
@@ -21,7 +22,6 @@ use cdc_testkit::exports::{moto_sqs, receive_notifications, Fault, FileKind, For
 use cdc_testkit::generate::{KeyAttribute, TableShape};
 use cdc_testkit::json::Json;
 use cdc_testkit::{create_table, dynamodb_local, unique};
-use export_processor::work::FileWork;
 use export_processor::{ExportProcessor, Settings};
 use support::*;
 use tokio::time::Instant;

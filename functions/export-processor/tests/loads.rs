@@ -325,15 +325,15 @@ async fn a_data_file_older_than_its_sinks_remember_deletes_is_refused_when_it_lo
         spec.export_time_ms = cdc_lambda::now_ms() - age_hours * 3_600_000;
         let (written, _) = bucket.export(&spec, &source.items).await;
         let file = &written.data_files[0];
-        let work = export_processor::work::FileWork {
+        let work = cdc_exports::work::FileWork {
             bucket: bucket.name.clone(),
             key: file.key.clone(),
             export_arn: written.export_arn.clone(),
             table_name: source.table.clone(),
             partition_key: "pk".into(),
             sort_key: Some("sk".into()),
-            format: export_processor::manifest::Format::DynamoDbJson,
-            kind: export_processor::manifest::Kind::Full {
+            format: cdc_exports::manifest::Format::DynamoDbJson,
+            kind: cdc_exports::manifest::Kind::Full {
                 export_time_ms: spec.export_time_ms,
             },
             item_count: file.manifest_item_count as u64,

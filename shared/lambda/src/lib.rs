@@ -8,6 +8,7 @@
 //! knows about sinks, so a function that writes none does not pull in their SDKs.
 
 pub mod aws;
+pub mod backoff;
 pub mod deadline;
 mod function;
 pub mod key_schemas;

@@ -1,47 +1,11 @@
 //! Retrying what a call partly failed (unprocessed items, per-entry errors), with exponential
 //! backoff and full jitter, never past the invocation's stop instant. Whole-call failures are
-//! retried by the SDK itself (see [`crate::aws`]).
-
-use std::time::Duration;
+//! retried by the SDK itself (see [`cdc_lambda::aws`]).
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use tokio::time::{sleep, Instant};
+pub use cdc_lambda::backoff::Backoff;
 
 use crate::sink::FailureKind;
-
-pub struct Backoff {
-    attempt: u32,
-    base: Duration,
-    max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            attempt: 0,
-            base: Duration::from_millis(50),
-            max: Duration::from_secs(5),
-        }
-    }
-}
-
-impl Backoff {
-    /// Waits before the next attempt; `false` (without waiting) if that wait would reach
-    /// `deadline`, when the caller must report what is left as failed.
-    pub async fn wait(&mut self, deadline: Instant) -> bool {
-        let cap = self
-            .base
-            .saturating_mul(1 << self.attempt.min(16))
-            .min(self.max);
-        let delay = cap.mul_f64(fastrand::f64());
-        self.attempt += 1;
-        if Instant::now() + delay >= deadline {
-            return false;
-        }
-        sleep(delay).await;
-        true
-    }
-}
 
 /// Error codes that mean the request itself is wrong for good: retrying cannot help, so the
 /// record is dead-lettered. Everything else (throttling, 5xx, timeouts, unknown) is retried,

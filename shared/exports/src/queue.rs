@@ -3,7 +3,7 @@
 
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use cdc_sinks::retry::Backoff;
+use cdc_lambda::backoff::Backoff;
 use tokio::time::{timeout_at, Instant};
 
 use crate::work::FileWork;
