@@ -259,7 +259,7 @@ impl ExportProcessor {
         self.check_safety(&work.table_name, work.kind, Moment::BeforeFile, stop_at)
             .await?;
         let saved = match &self.state {
-            Some(state) => state.progress(work, stop_at).await?,
+            Some(state) => state.progress(&work.export_arn, &work.key, stop_at).await?,
             None => None,
         };
         if let Some(done) = saved.as_ref().filter(|p| p.status != Status::Loading) {
@@ -393,6 +393,7 @@ fn progress(saved: Option<&Progress>, loaded: &Loaded) -> Progress {
         records: saved.map_or(0, |p| p.records) + loaded.records,
         dead_letters: saved.map_or(0, |p| p.dead_letters) + loaded.dead_letters,
         detail,
+        updated_at_ms: 0,
     }
 }
 

@@ -15,7 +15,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
-use cdc_exports::work::FileWork;
+use cdc_exports::work::{FileWork, ManifestWork, Work};
 
 /// The object whose creation means an export is complete.
 pub const SUMMARY_NAME: &str = "manifest-summary.json";
@@ -96,8 +96,15 @@ fn shape(value: &Value) -> Shape {
 fn message(message: aws_lambda_events::event::sqs::SqsMessage) -> Delivery {
     let message_id = message.message_id.unwrap_or_default();
     let body = message.body.unwrap_or_default();
-    let tasks = match FileWork::from_message(&body) {
-        Some(work) => work.map(|w| vec![Task::File(w)]).map_err(|e| e.to_string()),
+    let tasks = match Work::from_message(&body) {
+        Some(work) => work
+            .map(|work| {
+                vec![match work {
+                    Work::File(file) => Task::File(file),
+                    Work::Manifest(ManifestWork { bucket, key }) => Task::Manifest { bucket, key },
+                }]
+            })
+            .map_err(|e| e.to_string()),
         None => serde_json::from_str::<Value>(&body)
             .map_err(|e| format!("body is not JSON: {e}"))
             .and_then(|value| match shape(&value) {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
-use cdc_exports::work::FileWork;
+use cdc_exports::work::Work;
 use cdc_record::ChangeRecord;
 use cdc_sinks::{
     DeadlineExceeded, FailureKind, FanOut, JsonLinesDeadLetters, LineOutput, Sink, WriteReport,
@@ -191,7 +191,9 @@ async fn a_file_stopped_at_the_deadline_continues_exactly_from_its_checkpoint() 
         ("loading", loaded)
     );
     let continuation = receive_notifications(&sqs, &work_queue, 1, timeout()).await;
-    let rest = FileWork::from_message(&continuation[0]).unwrap().unwrap();
+    let Some(Ok(Work::File(rest))) = Work::from_message(&continuation[0]) else {
+        panic!("a continuation: {continuation:?}")
+    };
     assert_eq!(rest.start_line, loaded);
 
     // The continuation loads the rest: every item exactly once in all.

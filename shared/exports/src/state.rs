@@ -50,6 +50,8 @@ pub struct Progress {
     pub dead_letters: u64,
     /// Why the file does not match its manifest entry.
     pub detail: Option<String>,
+    /// When it was saved, in ms since the epoch (saving writes the current time instead).
+    pub updated_at_ms: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,24 +72,16 @@ impl StateTable {
         StateTable { client, table }
     }
 
-    /// The file's saved progress, if any.
+    /// The saved progress of the data file `key` of the export `export_arn`, if any.
     pub async fn progress(
         &self,
-        work: &FileWork,
+        export_arn: &str,
+        key: &str,
         stop_at: Instant,
     ) -> Result<Option<Progress>, StateError> {
-        let call = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(file_key(work)))
-            .consistent_read(true)
-            .send();
         let item = self
-            .bounded("GetItem", stop_at, call)
-            .await?
-            .item
-            .unwrap_or_default();
+            .get(export_arn, &format!("file#{key}"), stop_at)
+            .await?;
         if item.is_empty() {
             return Ok(None);
         }
@@ -112,7 +106,38 @@ impl StateTable {
             records: number("records"),
             dead_letters: number("dead_letters"),
             detail: item.get("detail").and_then(|v| v.as_s().ok()).cloned(),
+            updated_at_ms: number("updated_at") as i64,
         }))
+    }
+
+    /// Whether export-processor has read the export's manifest (it records it first).
+    pub async fn manifest_seen(
+        &self,
+        export_arn: &str,
+        stop_at: Instant,
+    ) -> Result<bool, StateError> {
+        Ok(!self.get(export_arn, "manifest", stop_at).await?.is_empty())
+    }
+
+    async fn get(
+        &self,
+        pk: &str,
+        sk: &str,
+        stop_at: Instant,
+    ) -> Result<HashMap<String, AttributeValue>, StateError> {
+        let call = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .consistent_read(true)
+            .send();
+        Ok(self
+            .bounded("GetItem", stop_at, call)
+            .await?
+            .item
+            .unwrap_or_default())
     }
 
     /// Saves the file's progress, unless a saved one got further.

@@ -1,6 +1,7 @@
-//! A unit of work on the work queue: one data file of one export, from a given line on. The
-//! manifest step sends one per data file; a file stopped by the deadline sends itself again,
-//! from the line it reached.
+//! A unit of work on the work queue: one data file of one export, from a given line on, or an
+//! export's manifest to read. The manifest step sends one file per data file; a file stopped by
+//! the deadline sends itself again, from the line it reached; export-trigger sends a manifest
+//! whose S3 notification did not arrive, and files an audit found not loaded.
 
 use cdc_record::KeySchema;
 use serde::{Deserialize, Serialize};
@@ -28,10 +29,38 @@ pub struct FileWork {
     pub start_line: u64,
 }
 
-/// The message body: one field, so that it cannot be mistaken for an S3 notification.
-#[derive(Serialize, Deserialize)]
-struct Message<W> {
-    cdc_export_file: W,
+/// A work-queue message: one field naming its kind, so that it cannot be mistaken for an S3
+/// notification (`{"cdc_export_file": {...}}`, `{"cdc_export_manifest": {...}}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Work {
+    /// Load one data file.
+    #[serde(rename = "cdc_export_file")]
+    File(FileWork),
+    /// Read an export's manifests and load its data files.
+    #[serde(rename = "cdc_export_manifest")]
+    Manifest(ManifestWork),
+}
+
+/// An export's `manifest-summary.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestWork {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl Work {
+    /// The message body.
+    pub fn to_message(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| unreachable!("work always serialises: {e}"))
+    }
+
+    /// The work in a message body, if it is work (`None`: some other message).
+    pub fn from_message(body: &str) -> Option<Result<Work, serde_json::Error>> {
+        if !body.trim_start().starts_with("{\"cdc_export_") {
+            return None;
+        }
+        Some(serde_json::from_str(body))
+    }
 }
 
 impl FileWork {
@@ -74,18 +103,7 @@ impl FileWork {
 
     /// The work queue message body.
     pub fn to_message(&self) -> String {
-        serde_json::to_string(&Message {
-            cdc_export_file: self,
-        })
-        .unwrap_or_else(|e| unreachable!("a FileWork always serialises: {e}"))
-    }
-
-    /// The work in a message body, if it is one (`None`: some other message).
-    pub fn from_message(body: &str) -> Option<Result<FileWork, serde_json::Error>> {
-        if !body.trim_start().starts_with("{\"cdc_export_file\"") {
-            return None;
-        }
-        Some(serde_json::from_str::<Message<FileWork>>(body).map(|m| m.cdc_export_file))
+        Work::File(self.clone()).to_message()
     }
 }
 
@@ -117,9 +135,19 @@ mod tests {
         let continued = work().continued_from(42);
         let body = continued.to_message();
         assert!(body.starts_with("{\"cdc_export_file\":{"), "{body}");
-        assert_eq!(FileWork::from_message(&body).unwrap().unwrap(), continued);
-        assert!(FileWork::from_message("{\"Records\":[]}").is_none());
-        assert!(FileWork::from_message("{\"cdc_export_file\":{}}")
+        assert_eq!(
+            Work::from_message(&body).unwrap().unwrap(),
+            Work::File(continued)
+        );
+        let manifest = Work::Manifest(ManifestWork {
+            bucket: "b".into(),
+            key: "p/AWSDynamoDB/x/manifest-summary.json".into(),
+        });
+        let body = manifest.to_message();
+        assert!(body.starts_with("{\"cdc_export_manifest\":{"), "{body}");
+        assert_eq!(Work::from_message(&body).unwrap().unwrap(), manifest);
+        assert!(Work::from_message("{\"Records\":[]}").is_none());
+        assert!(Work::from_message("{\"cdc_export_file\":{}}")
             .unwrap()
             .is_err());
     }
