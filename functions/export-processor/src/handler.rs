@@ -21,7 +21,7 @@ use crate::trigger::{self, Task, TriggerError};
 use cdc_exports::manifest::{self, Kind, ManifestError, Summary};
 use cdc_exports::queue::{QueueError, WorkQueue};
 use cdc_exports::state::{Progress, StateError, StateTable, Status};
-use cdc_exports::work::FileWork;
+use cdc_exports::work::{FileWork, Work};
 
 /// The invocation failed as a whole (Lambda retries it).
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +116,7 @@ impl ExportProcessor {
         let config = aws.config().await;
         let export = settings.export;
         ExportProcessor {
-            s3: cdc_sinks::s3::client(&aws).await,
+            s3: aws.s3().await,
             queue: export
                 .work_queue
                 .clone()
@@ -237,7 +237,10 @@ impl ExportProcessor {
             .map(|file| FileWork::new(bucket, &summary, &schema, file))
             .collect();
         match &self.queue {
-            Some(queue) => Ok(queue.send(&works, stop_at).await?),
+            Some(queue) => {
+                let works: Vec<Work> = works.into_iter().map(Work::File).collect();
+                Ok(queue.send_work(&works, stop_at).await?)
+            }
             None => {
                 for work in &works {
                     self.file(work, false, stop_at, metrics).await?;
@@ -294,9 +297,9 @@ impl ExportProcessor {
             Some(Stop::Deadline) => match (&self.queue, from_queue) {
                 (Some(queue), true) => {
                     tracing::info!(object = %work.object(), line = loaded.lines, "deadline: continuing in a new message");
-                    let rest = work.continued_from(loaded.lines);
+                    let rest = [Work::File(work.continued_from(loaded.lines))];
                     Ok(queue
-                        .send(&[rest], self.bookkeeping_deadline(stop_at))
+                        .send_work(&rest, self.bookkeeping_deadline(stop_at))
                         .await?)
                 }
                 _ => Err(TaskError::Deadline {

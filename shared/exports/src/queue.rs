@@ -6,7 +6,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use cdc_lambda::backoff::Backoff;
 use tokio::time::{timeout_at, Instant};
 
-use crate::work::FileWork;
+use crate::work::Work;
 
 /// SQS takes at most ten messages per `SendMessageBatch`.
 const BATCH: usize = 10;
@@ -33,7 +33,7 @@ impl WorkQueue {
     /// Sends every piece of work, retrying entries SQS failed, by `stop_at`. On error, the
     /// caller fails the message that asked for them: its redelivery sends them all again
     /// (a file loaded twice only rewrites what it wrote).
-    pub async fn send(&self, works: &[FileWork], stop_at: Instant) -> Result<(), QueueError> {
+    pub async fn send_work(&self, works: &[Work], stop_at: Instant) -> Result<(), QueueError> {
         for (n, chunk) in works.chunks(BATCH).enumerate() {
             self.send_batch(chunk, stop_at)
                 .await
@@ -47,7 +47,7 @@ impl WorkQueue {
         Ok(())
     }
 
-    async fn send_batch(&self, works: &[FileWork], stop_at: Instant) -> Result<(), String> {
+    async fn send_batch(&self, works: &[Work], stop_at: Instant) -> Result<(), String> {
         let mut pending: Vec<(String, String)> = works
             .iter()
             .enumerate()

@@ -59,4 +59,17 @@ impl AwsContext {
             })
             .await
     }
+
+    /// An S3 client for this configuration: path-style addressing when the endpoint is
+    /// overridden (local emulators serve buckets by path, not by host name).
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let sdk = self.config().await;
+        // The S3-only override is resolved inside the SDK's builder, which cannot be asked.
+        let custom_endpoint =
+            sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(custom_endpoint)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
 }

@@ -310,17 +310,9 @@ pub(crate) fn bucket_and_prefix(
     Ok((bucket.to_owned(), prefix.to_owned()))
 }
 
-/// An S3 client for the shared configuration (path-style with a custom endpoint, as local
-/// emulators need).
+/// An S3 client for the shared configuration.
 pub async fn client(aws: &AwsContext) -> aws_sdk_s3::Client {
-    let sdk = aws.config().await;
-    // The S3-only override is resolved inside the SDK's builder, which cannot be asked.
-    let custom_endpoint =
-        sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-    let config = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(custom_endpoint)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    aws.s3().await
 }
 
 /// `prefix/`, or nothing for an empty prefix.

@@ -21,6 +21,9 @@ pub mod names {
     pub const EXPORT_RECORDS_TOTAL: &str = "exportRecordsTotal";
     pub const EXPORT_RECORDS_PROCESSED: &str = "exportRecordsProcessed";
     pub const EXPORT_RECORDS_PROCESSING_ERRORS: &str = "exportRecordsProcessingErrors";
+    /// Milliseconds since an export not yet loaded was started (ours; its alarm says a load
+    /// takes too long: snapshot copies are safe only while sinks remember deletes).
+    pub const EXPORT_LOAD_AGE: &str = "exportLoadAge";
     /// Data files whose line count or MD5 differs from their manifest entry (ours).
     pub const EXPORT_S3_OBJECTS_MISMATCHED: &str = "exportS3ObjectsMismatched";
 }

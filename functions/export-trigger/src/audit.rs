@@ -1,0 +1,137 @@
+//! Whether a completed export is loaded: every data file of its `manifest-files.json` loaded
+//! by export-processor with exactly its item count, per the state table; and which files to
+//! send again because nothing has moved them for a while.
+
+use std::time::Duration;
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use cdc_exports::manifest::{self, DataFile, ManifestError, Summary};
+use cdc_exports::state::{StateError, StateTable, Status};
+use tokio::time::{timeout_at, Instant};
+
+use crate::jobs::Audit;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("s3://{bucket}/{key}: {reason}")]
+    Read {
+        bucket: String,
+        key: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// What an audit found.
+#[derive(Debug)]
+pub struct Findings {
+    pub summary: Summary,
+    pub audit: Audit,
+    /// Files to send to the work queue again.
+    pub stalled: Vec<DataFile>,
+    /// What differs, for each file loaded that does not match its manifest entry.
+    pub mismatches: Vec<String>,
+}
+
+pub struct Auditor<'a> {
+    pub s3: &'a aws_sdk_s3::Client,
+    pub state: &'a StateTable,
+    pub bucket: &'a str,
+    pub redrive_after: Duration,
+}
+
+impl Auditor<'_> {
+    /// Audits the export whose summary is at `summary_key`; files without progress since
+    /// `since_ms` (or their last progress) for `redrive_after` count as stalled.
+    pub async fn audit(
+        &self,
+        summary_key: &str,
+        since_ms: i64,
+        now_ms: i64,
+        stop_at: Instant,
+    ) -> Result<Findings, AuditError> {
+        let summary = Summary::parse(summary_key, &self.read(summary_key, stop_at).await?)?;
+        let files = manifest::parse_files(
+            &summary.files_key,
+            &self.read(&summary.files_key, stop_at).await?,
+        )?;
+        let mut findings = Findings {
+            audit: Audit::default(),
+            stalled: Vec::new(),
+            mismatches: Vec::new(),
+            summary,
+        };
+        let stale = |at_ms: i64| now_ms - at_ms >= self.redrive_after.as_millis() as i64;
+        for file in files {
+            let audit = &mut findings.audit;
+            audit.files += 1;
+            audit.items += file.item_count;
+            let progress = self
+                .state
+                .progress(&findings.summary.export_arn, &file.key, stop_at)
+                .await?;
+            match progress {
+                Some(p) if p.status == Status::Loaded && p.lines == file.item_count => {
+                    audit.files_loaded += 1;
+                    audit.items_loaded += p.lines;
+                }
+                Some(p) if p.status == Status::Mismatch => {
+                    audit.mismatched += 1;
+                    audit.items_loaded += p.lines;
+                    findings
+                        .mismatches
+                        .push(p.detail.unwrap_or_else(|| file.key.clone()));
+                }
+                Some(p) if p.status == Status::Loaded => {
+                    // Loaded, but not the manifest's count: a processor that did not check.
+                    audit.mismatched += 1;
+                    audit.items_loaded += p.lines;
+                    findings.mismatches.push(format!(
+                        "{}: {} lines loaded where the manifest says {} items",
+                        file.key, p.lines, file.item_count
+                    ));
+                }
+                Some(p) => {
+                    audit.items_loaded += p.lines;
+                    if stale(p.updated_at_ms) {
+                        findings.stalled.push(file);
+                    }
+                }
+                None if stale(since_ms) => findings.stalled.push(file),
+                None => {}
+            }
+        }
+        Ok(findings)
+    }
+
+    async fn read(&self, key: &str, stop_at: Instant) -> Result<Vec<u8>, AuditError> {
+        let fail = |reason: String| AuditError::Read {
+            bucket: self.bucket.to_owned(),
+            key: key.to_owned(),
+            reason,
+        };
+        let read = async {
+            let object = self
+                .s3
+                .get_object()
+                .bucket(self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| format!("GetObject failed: {}", DisplayErrorContext(e)))?;
+            let bytes = object
+                .body
+                .collect()
+                .await
+                .map_err(|e| format!("reading failed: {e}"))?;
+            Ok::<_, String>(bytes.to_vec())
+        };
+        match timeout_at(stop_at, read).await {
+            Ok(result) => result.map_err(fail),
+            Err(_) => Err(fail("deadline reached".into())),
+        }
+    }
+}

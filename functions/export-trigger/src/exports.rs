@@ -1,0 +1,286 @@
+//! DynamoDB's export API: is PITR on, start an export, find one again, ask how it is going.
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{
+    ExportFormat, ExportStatus, ExportType, ExportViewType, IncrementalExportSpecification,
+    PointInTimeRecoveryStatus, S3SseAlgorithm,
+};
+use aws_smithy_types::DateTime;
+use cdc_exports::manifest::{Format, Kind};
+use tokio::time::{timeout_at, Instant};
+
+use crate::jobs::Job;
+use crate::settings::ExportSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("table {table}: point-in-time recovery is off, and exports need it: enable it (UpdateContinuousBackups, PointInTimeRecoveryEnabled=true), then start again")]
+    PitrOff { table: String },
+    #[error("table {table}: {operation} failed: {reason}")]
+    Call {
+        table: String,
+        operation: &'static str,
+        reason: String,
+    },
+}
+
+/// What DescribeExport says of an export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    pub arn: String,
+    pub state: State,
+    pub s3_prefix: Option<String>,
+    /// `ExportManifest`: the manifest summary's key, when DynamoDB names it.
+    pub manifest: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    InProgress,
+    Completed,
+    Failed(String),
+}
+
+pub struct Exports {
+    client: aws_sdk_dynamodb::Client,
+    settings: ExportSettings,
+}
+
+impl Exports {
+    pub fn new(client: aws_sdk_dynamodb::Client, settings: ExportSettings) -> Self {
+        Exports { client, settings }
+    }
+
+    /// The table's ARN and its latest restorable time (ms); an error naming the table when
+    /// point-in-time recovery is off.
+    pub async fn restorable(
+        &self,
+        table: &str,
+        stop_at: Instant,
+    ) -> Result<(String, i64), ExportError> {
+        let fail = |operation, reason: String| ExportError::Call {
+            table: table.to_owned(),
+            operation,
+            reason,
+        };
+        let described = timeout_at(
+            stop_at,
+            self.client.describe_table().table_name(table).send(),
+        )
+        .await
+        .map_err(|_| fail("DescribeTable", "deadline reached".into()))?
+        .map_err(|e| fail("DescribeTable", DisplayErrorContext(e).to_string()))?;
+        let arn = described
+            .table()
+            .and_then(|t| t.table_arn())
+            .ok_or_else(|| fail("DescribeTable", "no TableArn in the answer".into()))?
+            .to_owned();
+        let backups = timeout_at(
+            stop_at,
+            self.client
+                .describe_continuous_backups()
+                .table_name(table)
+                .send(),
+        )
+        .await
+        .map_err(|_| fail("DescribeContinuousBackups", "deadline reached".into()))?
+        .map_err(|e| {
+            fail(
+                "DescribeContinuousBackups",
+                DisplayErrorContext(e).to_string(),
+            )
+        })?;
+        let pitr = backups
+            .continuous_backups_description()
+            .and_then(|d| d.point_in_time_recovery_description());
+        let latest = match pitr {
+            Some(p)
+                if p.point_in_time_recovery_status()
+                    == Some(&PointInTimeRecoveryStatus::Enabled) =>
+            {
+                p.latest_restorable_date_time().map(|t| t.to_millis())
+            }
+            _ => {
+                return Err(ExportError::PitrOff {
+                    table: table.to_owned(),
+                })
+            }
+        };
+        let latest = latest.and_then(Result::ok).ok_or_else(|| {
+            fail(
+                "DescribeContinuousBackups",
+                "no LatestRestorableDateTime".into(),
+            )
+        })?;
+        Ok((arn, latest))
+    }
+
+    /// Starts the job's export (idempotent for 8 hours through its ClientToken); its ARN.
+    pub async fn start(
+        &self,
+        job: &Job,
+        table_arn: &str,
+        stop_at: Instant,
+    ) -> Result<String, ExportError> {
+        let settings = &self.settings;
+        let mut request = self
+            .client
+            .export_table_to_point_in_time()
+            .table_arn(table_arn)
+            .client_token(&job.token)
+            .s3_bucket(&settings.bucket)
+            .s3_prefix(&job.s3_prefix)
+            .set_s3_bucket_owner(settings.bucket_owner.clone())
+            .export_format(match settings.format {
+                Format::DynamoDbJson => ExportFormat::DynamodbJson,
+                Format::Ion => ExportFormat::Ion,
+            });
+        if let Some(key) = &settings.kms_key {
+            request = request
+                .s3_sse_algorithm(S3SseAlgorithm::Kms)
+                .s3_sse_kms_key_id(key);
+        }
+        request = match job.kind {
+            Kind::Full { export_time_ms } => request
+                .export_type(ExportType::FullExport)
+                .export_time(DateTime::from_millis(export_time_ms)),
+            Kind::Incremental { from_ms, to_ms } => request
+                .export_type(ExportType::IncrementalExport)
+                .incremental_export_specification(
+                    IncrementalExportSpecification::builder()
+                        .export_from_time(DateTime::from_millis(from_ms))
+                        .export_to_time(DateTime::from_millis(to_ms))
+                        .export_view_type(ExportViewType::NewAndOldImages)
+                        .build(),
+                ),
+        };
+        let fail = |reason: String| ExportError::Call {
+            table: job.table.clone(),
+            operation: "ExportTableToPointInTime",
+            reason,
+        };
+        let output = timeout_at(stop_at, request.send())
+            .await
+            .map_err(|_| fail("deadline reached".into()))?
+            .map_err(|e| fail(DisplayErrorContext(e).to_string()))?;
+        output
+            .export_description()
+            .and_then(|d| d.export_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| fail("no ExportArn in the answer".into()))
+    }
+
+    /// The export of `table_arn` written under `s3_prefix`, if one was started: how a job
+    /// whose start call's answer was lost finds its export, even after the token expired.
+    pub async fn find(
+        &self,
+        table: &str,
+        table_arn: &str,
+        s3_prefix: &str,
+        stop_at: Instant,
+    ) -> Result<Option<Described>, ExportError> {
+        let mut pages = self
+            .client
+            .list_exports()
+            .table_arn(table_arn)
+            .into_paginator()
+            .send();
+        loop {
+            let page = match timeout_at(stop_at, pages.next()).await {
+                Err(_) => return Err(call(table, "ListExports", "deadline reached".into())),
+                Ok(None) => return Ok(None),
+                Ok(Some(page)) => page
+                    .map_err(|e| call(table, "ListExports", DisplayErrorContext(e).to_string()))?,
+            };
+            for summary in page.export_summaries() {
+                let Some(arn) = summary.export_arn() else {
+                    continue;
+                };
+                let described = self.describe(table, arn, stop_at).await?;
+                if described.s3_prefix.as_deref() == Some(s3_prefix) {
+                    return Ok(Some(described));
+                }
+            }
+        }
+    }
+
+    pub async fn describe(
+        &self,
+        table: &str,
+        arn: &str,
+        stop_at: Instant,
+    ) -> Result<Described, ExportError> {
+        let output = timeout_at(
+            stop_at,
+            self.client.describe_export().export_arn(arn).send(),
+        )
+        .await
+        .map_err(|_| call(table, "DescribeExport", "deadline reached".into()))?
+        .map_err(|e| call(table, "DescribeExport", DisplayErrorContext(e).to_string()))?;
+        let description = output.export_description().ok_or_else(|| {
+            call(
+                table,
+                "DescribeExport",
+                "no ExportDescription in the answer".into(),
+            )
+        })?;
+        let state = match description.export_status() {
+            Some(ExportStatus::Completed) => State::Completed,
+            Some(ExportStatus::Failed) => State::Failed(format!(
+                "{}: {}",
+                description.failure_code().unwrap_or("FAILED"),
+                description.failure_message().unwrap_or("no message")
+            )),
+            _ => State::InProgress,
+        };
+        Ok(Described {
+            arn: arn.to_owned(),
+            state,
+            s3_prefix: description.s3_prefix().map(str::to_owned),
+            manifest: description.export_manifest().map(str::to_owned),
+        })
+    }
+}
+
+fn call(table: &str, operation: &'static str, reason: String) -> ExportError {
+    ExportError::Call {
+        table: table.to_owned(),
+        operation,
+        reason,
+    }
+}
+
+/// The key of an export's `manifest-summary.json`: what DynamoDB names (relative to the prefix
+/// or not), else where DynamoDB writes it, `PREFIX/AWSDynamoDB/EXPORT_ID/`.
+pub fn manifest_key(s3_prefix: &str, export_arn: &str, named: Option<&str>) -> String {
+    let prefix = s3_prefix.trim_end_matches('/');
+    match named {
+        Some(key) if key.starts_with(prefix) => key.to_owned(),
+        Some(key) => format!("{prefix}/{}", key.trim_start_matches('/')),
+        None => {
+            let export_id = export_arn.rsplit('/').next().unwrap_or(export_arn);
+            format!("{prefix}/AWSDynamoDB/{export_id}/manifest-summary.json")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manifest_key_is_found_however_dynamodb_names_it() {
+        let arn = "arn:aws:dynamodb:us-east-1:1:table/t/export/01693685827463-2d8752fd";
+        let full = "exports/t/tok/AWSDynamoDB/01693685827463-2d8752fd/manifest-summary.json";
+        assert_eq!(manifest_key("exports/t/tok", arn, None), full);
+        assert_eq!(manifest_key("exports/t/tok", arn, Some(full)), full);
+        assert_eq!(
+            manifest_key(
+                "exports/t/tok/",
+                arn,
+                Some("AWSDynamoDB/01693685827463-2d8752fd/manifest-summary.json")
+            ),
+            full
+        );
+    }
+}
