@@ -68,13 +68,8 @@ impl Settings {
                 60 * choice(
                     name,
                     env(name),
-                    "a whole number of minutes from 1 to 10080",
-                    |v| {
-                        v.parse::<u64>()
-                            .ok()
-                            .filter(|m| (1..=10_080).contains(m))
-                            .map(Some)
-                    },
+                    "a whole number of minutes from 0 to 10080",
+                    |v| v.parse::<u64>().ok().filter(|m| *m <= 10_080).map(Some),
                 )?
                 .unwrap_or(default),
             ))

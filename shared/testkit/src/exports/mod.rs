@@ -178,6 +178,9 @@ pub struct ExportSpec {
     pub account_id: String,
     /// What to break.
     pub faults: Vec<Fault>,
+    /// The export's ARN, when an export API gave one (moto's export writes no manifests: a
+    /// test writes them for the export it started); generated otherwise.
+    pub export_arn: Option<String>,
 }
 
 impl ExportSpec {
@@ -203,6 +206,7 @@ impl ExportSpec {
             region: "us-east-1".into(),
             account_id: "123456789012".into(),
             faults: Vec::new(),
+            export_arn: None,
         }
     }
 }

@@ -91,7 +91,12 @@ impl Layout {
         } else {
             format!("{}/AWSDynamoDB", spec.prefix)
         };
-        let export_id = format!("{:014}-{:08x}", start_ms(spec), rng.u32(..));
+        let generated = format!("{:014}-{:08x}", start_ms(spec), rng.u32(..));
+        let export_id = match &spec.export_arn {
+            // As DynamoDB does, the export's folder is named after the last part of its ARN.
+            Some(arn) => arn.rsplit('/').next().unwrap_or(arn).to_owned(),
+            None => generated,
+        };
         let export_dir = format!("{base}/{export_id}");
         let data_dir = match spec.kind {
             Kind::Full => format!("{export_dir}/data"),
@@ -142,7 +147,10 @@ async fn write(
         "arn:aws:dynamodb:{}:{}:table/{}",
         spec.region, spec.account_id, spec.table_name
     );
-    let export_arn = format!("{table_arn}/export/{}", layout.export_id);
+    let export_arn = spec
+        .export_arn
+        .clone()
+        .unwrap_or_else(|| format!("{table_arn}/export/{}", layout.export_id));
     let mut keys_written = Vec::new();
 
     let started_key = format!("{}/_started", layout.export_dir);
