@@ -45,7 +45,7 @@ pub struct Auditor<'a> {
 
 impl Auditor<'_> {
     /// Audits the export whose summary is at `summary_key`; files without progress since
-    /// `since_ms` (or their last progress) for `redrive_after` count as stalled.
+    /// `since_ms` (or their last progress, if later) for `redrive_after` count as stalled.
     pub async fn audit(
         &self,
         summary_key: &str,
@@ -96,7 +96,7 @@ impl Auditor<'_> {
                 }
                 Some(p) => {
                     audit.items_loaded += p.lines;
-                    if stale(p.updated_at_ms) {
+                    if stale(p.updated_at_ms.max(since_ms)) {
                         findings.stalled.push(file);
                     }
                 }

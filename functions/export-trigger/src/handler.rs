@@ -343,9 +343,9 @@ impl ExportTrigger {
             bucket: &self.export.bucket,
             redrive_after: self.export.redrive_after,
         };
-        let findings = auditor
-            .audit(&manifest_key, completed, now, stop_at)
-            .await?;
+        // Files sent again are given the same time before being sent once more.
+        let since = completed.max(job.redriven_at_ms.unwrap_or(completed));
+        let findings = auditor.audit(&manifest_key, since, now, stop_at).await?;
         let first_audit = job.audit.is_none();
         if first_audit {
             metrics.count(names::EXPORT_S3_OBJECTS_TOTAL, findings.audit.files);
@@ -367,6 +367,7 @@ impl ExportTrigger {
                     })
                     .collect();
                 queue.send_work(&works, stop_at).await?;
+                job.redriven_at_ms = Some(now);
                 tracing::warn!(table = %job.table, export = %arn, files = works.len(), "data files without progress sent to the work queue again");
             }
         }

@@ -79,6 +79,8 @@ pub struct Job {
     pub completed_at_ms: Option<i64>,
     /// When this function sent the manifest to the work queue itself.
     pub manifest_sent_at_ms: Option<i64>,
+    /// When it last sent files without progress to the work queue again.
+    pub redriven_at_ms: Option<i64>,
     pub audit: Option<Audit>,
 }
 
@@ -117,6 +119,7 @@ impl Job {
             started_at_ms: now_ms,
             completed_at_ms: None,
             manifest_sent_at_ms: None,
+            redriven_at_ms: None,
             audit: None,
         }
     }
@@ -266,6 +269,7 @@ fn to_item(job: &Job) -> HashMap<String, AttributeValue> {
         ("failure", job.failure.as_deref().map(s)),
         ("completed_at", job.completed_at_ms.map(n)),
         ("manifest_sent_at", job.manifest_sent_at_ms.map(n)),
+        ("redriven_at", job.redriven_at_ms.map(n)),
     ];
     item.extend(
         optional
@@ -323,6 +327,7 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Job> {
         started_at_ms: n("started_at")?,
         completed_at_ms: n("completed_at"),
         manifest_sent_at_ms: n("manifest_sent_at"),
+        redriven_at_ms: n("redriven_at"),
         audit,
     })
 }
