@@ -76,6 +76,22 @@ mod tests {
     }
 
     #[test]
+    fn every_sample_command_in_events_is_read() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/export-trigger");
+        let mut actions = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let command = parse(&std::fs::read(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            actions.push(command.action);
+        }
+        for action in [Action::Start, Action::Poll, Action::Status] {
+            assert!(actions.contains(&action), "a sample of {action:?}");
+        }
+    }
+
+    #[test]
     fn other_payloads_say_what_is_accepted() {
         for payload in [
             &b"{}"[..],
