@@ -198,6 +198,12 @@ async fn snapshot_and_stream_converge_in_any_order_into_every_destination_that_a
                 deliver(&stream, &records[half..], delivery, &mut rng).await;
             }
         }
+        // What an operator runs after a bootstrap, here with no read-rate bound.
+        let mut check = cdc_verify::Options::new(table.clone())
+            .replica(replica.clone(), cdc_verify::ReplicaMode::Replica);
+        check.max_reads_per_second = 1_000_000;
+        let report = cdc_verify::verify(&ddb, &check).await.expect("verify");
+        assert!(report.equal, "{order:?}: replica\n{}", report.to_text());
         assert_eq!(
             live_items(scan(&ddb, &replica).await),
             source,
