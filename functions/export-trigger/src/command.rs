@@ -14,6 +14,9 @@ pub enum Action {
     Poll,
     /// Report where every job stands, changing nothing.
     Status,
+    /// Give up the job under way (an export that cannot finish: its manifests expired, its
+    /// time left the PITR window), so that a new one can start.
+    Abandon,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -35,7 +38,7 @@ pub struct Command {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the payload is not a command ({{\"action\": \"start\"|\"poll\"|\"status\", \"table\": NAME, \"kind\": \"full\"|\"incremental\"}}) or a scheduled event: {0}")]
+#[error("the payload is not a command ({{\"action\": \"start\"|\"poll\"|\"status\"|\"abandon\", \"table\": NAME, \"kind\": \"full\"|\"incremental\"}}) or a scheduled event: {0}")]
 pub struct CommandError(String);
 
 /// Reads an invocation's payload.

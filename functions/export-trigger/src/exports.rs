@@ -1,6 +1,7 @@
 //! DynamoDB's export API: is PITR on, start an export, find one again, ask how it is going.
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::export_table_to_point_in_time::ExportTableToPointInTimeError;
 use aws_sdk_dynamodb::types::{
     ExportFormat, ExportStatus, ExportType, ExportViewType, IncrementalExportSpecification,
     PointInTimeRecoveryStatus, S3SseAlgorithm,
@@ -22,6 +23,10 @@ pub enum ExportError {
         operation: &'static str,
         reason: String,
     },
+    /// DynamoDB refused to start the export for a reason retrying the same call cannot
+    /// change (its time outside the PITR window, PITR off, no such table, an S3 conflict).
+    #[error("table {table}: ExportTableToPointInTime refused: {reason}")]
+    Refused { table: String, reason: String },
 }
 
 /// What DescribeExport says of an export.
@@ -159,10 +164,19 @@ impl Exports {
             operation: "ExportTableToPointInTime",
             reason,
         };
-        let output = timeout_at(stop_at, request.send())
-            .await
-            .map_err(|_| fail("deadline reached".into()))?
-            .map_err(|e| fail(DisplayErrorContext(e).to_string()))?;
+        let output = match timeout_at(stop_at, request.send()).await {
+            Err(_) => return Err(fail("deadline reached".into())),
+            Ok(Err(SdkError::ServiceError(e))) if refused(e.err()) => {
+                return Err(ExportError::Refused {
+                    table: job.table.clone(),
+                    reason: DisplayErrorContext(e.into_err()).to_string(),
+                })
+            }
+            // Anything else (a timeout, throttling, 5xx) may have started it: the next run
+            // finds it by its prefix, or calls again with the same token.
+            Ok(Err(e)) => return Err(fail(DisplayErrorContext(e).to_string())),
+            Ok(Ok(output)) => output,
+        };
         output
             .export_description()
             .and_then(|d| d.export_arn())
@@ -170,13 +184,15 @@ impl Exports {
             .ok_or_else(|| fail("no ExportArn in the answer".into()))
     }
 
-    /// The export of `table_arn` written under `s3_prefix`, if one was started: how a job
-    /// whose start call's answer was lost finds its export, even after the token expired.
+    /// The export of `table_arn` written under `s3_prefix`, if one was started at or after
+    /// `since_ms`: how a job whose start call's answer was lost finds its export, even after
+    /// the token expired.
     pub async fn find(
         &self,
         table: &str,
         table_arn: &str,
         s3_prefix: &str,
+        since_ms: i64,
         stop_at: Instant,
     ) -> Result<Option<Described>, ExportError> {
         let mut pages = self
@@ -196,6 +212,11 @@ impl Exports {
                 let Some(arn) = summary.export_arn() else {
                     continue;
                 };
+                // Export ids start with their start time in ms: older ones cannot be the
+                // job's, and describing 90 days of 15-minute exports would not fit a run.
+                if started_ms(arn).is_some_and(|started| started < since_ms - CLOCK_SKEW_MS) {
+                    continue;
+                }
                 let described = self.describe(table, arn, stop_at).await?;
                 if described.s3_prefix.as_deref() == Some(s3_prefix) {
                     return Ok(Some(described));
@@ -242,6 +263,27 @@ impl Exports {
     }
 }
 
+/// DynamoDB's clock and ours may differ by this much.
+const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// When an export started, from its id (`.../export/01693685827463-2d8752fd`).
+fn started_ms(export_arn: &str) -> Option<i64> {
+    let id = export_arn.rsplit('/').next()?;
+    let (time, _) = id.split_once('-')?;
+    (time.len() == 14).then(|| time.parse().ok()).flatten()
+}
+
+/// Start errors that the same call will meet again.
+fn refused(error: &ExportTableToPointInTimeError) -> bool {
+    matches!(
+        error,
+        ExportTableToPointInTimeError::InvalidExportTimeException(_)
+            | ExportTableToPointInTimeError::PointInTimeRecoveryUnavailableException(_)
+            | ExportTableToPointInTimeError::TableNotFoundException(_)
+            | ExportTableToPointInTimeError::ExportConflictException(_)
+    )
+}
+
 fn call(table: &str, operation: &'static str, reason: String) -> ExportError {
     ExportError::Call {
         table: table.to_owned(),
@@ -267,6 +309,18 @@ pub fn manifest_key(s3_prefix: &str, export_arn: &str, named: Option<&str>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exports_start_time_is_read_from_its_id() {
+        assert_eq!(
+            started_ms("arn:aws:dynamodb:us-east-1:1:table/t/export/01693685827463-2d8752fd"),
+            Some(1_693_685_827_463)
+        );
+        assert_eq!(
+            started_ms("arn:aws:dynamodb:us-east-1:1:table/t/import/6d0c0f4e"),
+            None
+        );
+    }
 
     #[test]
     fn the_manifest_key_is_found_however_dynamodb_names_it() {

@@ -160,29 +160,47 @@ impl ExportTrigger {
             Action::Status => latest,
             Action::Start => {
                 let full = command.kind != Some(Want::Incremental);
-                self.start(table, latest, full, stop_at).await?
+                self.start(table, latest, full, stop_at, metrics).await?
             }
+            Action::Abandon => match latest {
+                Some(job) if job.status.busy() => Some(self.abandon(job, stop_at).await?),
+                other => other,
+            },
             Action::Poll => {
                 let moved = match latest {
                     Some(job) => Some(self.advance(job, stop_at, metrics).await?),
                     None => None,
                 };
                 match moved {
-                    Some(job) if job.status.busy() || !self.export.incremental => Some(job),
+                    // A blocked job waits for an operator: starting after it would fail alike
+                    // (and cost a full export each time) or chain past a gap.
+                    Some(job)
+                        if job.status.busy()
+                            || job.status.blocked()
+                            || !self.export.incremental =>
+                    {
+                        Some(job)
+                    }
                     // The chain moves on: the first full export, then each window.
                     other if self.export.incremental => {
-                        self.start(table, other, false, stop_at).await?
+                        self.start(table, other, false, stop_at, metrics).await?
                     }
                     other => other,
                 }
             }
         };
         if let Some(job) = job.as_ref().filter(|j| j.status.busy()) {
+            // From when deletes must be remembered, not from the last attempt: that is the
+            // age that sinks' delete memory must cover.
+            let age = now_ms() - job.kind.deletes_matter_from_ms();
             metrics.distribution(
                 names::EXPORT_LOAD_AGE,
                 Unit::Milliseconds,
-                &[(now_ms() - job.started_at_ms).max(0) as f64],
+                &[age.max(0) as f64],
             );
+        }
+        if job.as_ref().is_some_and(|j| j.status.blocked()) {
+            metrics.count(names::EXPORT_JOBS_BLOCKED, 1);
         }
         Ok(TableReport::of(table, job.as_ref(), now_ms()))
     }
@@ -194,6 +212,7 @@ impl ExportTrigger {
         latest: Option<Job>,
         full: bool,
         stop_at: Instant,
+        metrics: &mut Metrics,
     ) -> Result<Option<Job>, TableError> {
         if let Some(job) = latest.as_ref().filter(|j| j.status.busy()) {
             tracing::info!(%table, status = job.status.as_str(), "an export is under way; not starting another");
@@ -216,17 +235,39 @@ impl ExportTrigger {
             // Another run wrote the same job first: it starts it.
             return Ok(self.jobs.latest(table, stop_at).await?);
         }
-        self.begin(job, &table_arn, stop_at).await.map(Some)
+        self.begin(job, &table_arn, stop_at, metrics)
+            .await
+            .map(Some)
     }
 
-    /// Starts a written job's export and records its ARN.
+    /// Gives up a job an operator says cannot finish.
+    async fn abandon(&self, mut job: Job, stop_at: Instant) -> Result<Job, TableError> {
+        tracing::warn!(table = %job.table, status = job.status.as_str(), "export job abandoned by an operator");
+        job.failure = Some(format!(
+            "abandoned by an operator while {}",
+            job.status.as_str()
+        ));
+        job.status = Status::GaveUp;
+        self.jobs.save(&job, stop_at).await?;
+        Ok(job)
+    }
+
+    /// Starts a written job's export and records its ARN; a refused start counts as a
+    /// failed attempt.
     async fn begin(
         &self,
         mut job: Job,
         table_arn: &str,
         stop_at: Instant,
+        metrics: &mut Metrics,
     ) -> Result<Job, TableError> {
-        let arn = self.exports.start(&job, table_arn, stop_at).await?;
+        let arn = match self.exports.start(&job, table_arn, stop_at).await {
+            Ok(arn) => arn,
+            Err(ExportError::Refused { reason, .. }) => {
+                return Box::pin(self.failed(job, reason, table_arn, stop_at, metrics)).await
+            }
+            Err(e) => return Err(e.into()),
+        };
         tracing::info!(table = %job.table, export = %arn, attempt = job.attempt, "export started");
         job.export_arn = Some(arn);
         job.status = Status::InProgress;
@@ -244,9 +285,10 @@ impl ExportTrigger {
         match job.status {
             Status::Starting => {
                 let (table_arn, _) = self.exports.restorable(&job.table, stop_at).await?;
+                let since = job.started_at_ms;
                 match self
                     .exports
-                    .find(&job.table, &table_arn, &job.s3_prefix, stop_at)
+                    .find(&job.table, &table_arn, &job.s3_prefix, since, stop_at)
                     .await?
                 {
                     // The start call went through, its answer was lost: adopt the export.
@@ -257,12 +299,12 @@ impl ExportTrigger {
                         self.jobs.save(&job, stop_at).await?;
                         Ok(job)
                     }
-                    None => self.begin(job, &table_arn, stop_at).await,
+                    None => self.begin(job, &table_arn, stop_at, metrics).await,
                 }
             }
             Status::InProgress => self.poll(job, stop_at, metrics).await,
             Status::Completed => self.audit(job, stop_at, metrics).await,
-            Status::Loaded | Status::GaveUp => Ok(job),
+            Status::Loaded | Status::Incomplete | Status::GaveUp => Ok(job),
         }
     }
 
@@ -292,20 +334,32 @@ impl ExportTrigger {
                 self.audit(job, stop_at, metrics).await
             }
             State::Failed(why) => {
-                metrics.count(names::EXPORT_JOB_FAILURE, 1);
-                tracing::error!(table = %job.table, export = %arn, attempt = job.attempt, failure = %why, "export failed");
-                job.failure = Some(why);
-                if job.attempt >= self.export.max_attempts {
-                    job.status = Status::GaveUp;
-                    self.jobs.save(&job, stop_at).await?;
-                    return Ok(job);
-                }
                 let (table_arn, _) = self.exports.restorable(&job.table, stop_at).await?;
-                let retry = job.retried(&table_arn, &self.export.prefix, now_ms());
-                self.jobs.save(&retry, stop_at).await?;
-                self.begin(retry, &table_arn, stop_at).await
+                self.failed(job, why, &table_arn, stop_at, metrics).await
             }
         }
+    }
+
+    /// An attempt failed: the next one, with a new token, or giving up after the last.
+    async fn failed(
+        &self,
+        mut job: Job,
+        why: String,
+        table_arn: &str,
+        stop_at: Instant,
+        metrics: &mut Metrics,
+    ) -> Result<Job, TableError> {
+        metrics.count(names::EXPORT_JOB_FAILURE, 1);
+        tracing::error!(table = %job.table, attempt = job.attempt, failure = %why, "export failed");
+        job.failure = Some(why);
+        if job.attempt >= self.export.max_attempts {
+            job.status = Status::GaveUp;
+            self.jobs.save(&job, stop_at).await?;
+            return Ok(job);
+        }
+        let retry = job.retried(table_arn, &self.export.prefix, now_ms());
+        self.jobs.save(&retry, stop_at).await?;
+        Box::pin(self.begin(retry, table_arn, stop_at, metrics)).await
     }
 
     /// Checks a completed export's load; sends its manifest when the notification did not
@@ -323,9 +377,13 @@ impl ExportTrigger {
         let now = now_ms();
         let completed = job.completed_at_ms.unwrap_or(job.started_at_ms);
         if !self.state.manifest_seen(&arn, stop_at).await? {
-            let grace = self.export.notify_grace.as_millis() as i64;
-            let sent = job.manifest_sent_at_ms.unwrap_or(completed);
-            if let (Some(queue), true) = (&self.queue, now - sent >= grace) {
+            // The first time after the grace; again only after as long as a stalled file
+            // waits (each manifest makes the processor queue every file once more).
+            let (since, wait) = match job.manifest_sent_at_ms {
+                None => (completed, self.export.notify_grace),
+                Some(sent) => (sent, self.export.redrive_after),
+            };
+            if let (Some(queue), true) = (&self.queue, now - since >= wait.as_millis() as i64) {
                 let work = Work::Manifest(ManifestWork {
                     bucket: self.export.bucket.clone(),
                     key: manifest_key,
@@ -373,11 +431,17 @@ impl ExportTrigger {
         }
         let audit = findings.audit;
         if audit.files_loaded + audit.mismatched == audit.files {
-            job.status = Status::Loaded;
             for mismatch in &findings.mismatches {
-                tracing::error!(table = %job.table, export = %arn, %mismatch, "data file loaded but not as its manifest says");
+                tracing::error!(table = %job.table, export = %arn, %mismatch, "data file not loaded as its manifest says");
             }
-            tracing::info!(table = %job.table, export = %arn, files = audit.files, items = audit.items, mismatched = audit.mismatched, "export loaded");
+            // A file that does not match its manifest may have lost items (a truncated
+            // object): the load is not complete, and nothing is chained from it.
+            job.status = if audit.mismatched == 0 {
+                Status::Loaded
+            } else {
+                Status::Incomplete
+            };
+            tracing::info!(table = %job.table, export = %arn, status = job.status.as_str(), files = audit.files, items = audit.items, mismatched = audit.mismatched, "export load ended");
         }
         job.audit = Some(audit);
         self.jobs.save(&job, stop_at).await?;

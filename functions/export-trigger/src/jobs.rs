@@ -23,9 +23,13 @@ pub enum Status {
     InProgress,
     /// Exported; its files are being loaded.
     Completed,
-    /// Every data file loaded (or recorded as not matching its manifest).
+    /// Every data file loaded with its manifest's item count.
     Loaded,
-    /// The export failed `CDC_EXPORT_MAX_ATTEMPTS` times.
+    /// Every data file went through, but some do not match their manifest (a truncated
+    /// object, another item count or MD5): the sinks may lack items. Not chained from; a new
+    /// full export repairs it.
+    Incomplete,
+    /// The export failed `CDC_EXPORT_MAX_ATTEMPTS` times, or an operator abandoned it.
     GaveUp,
 }
 
@@ -36,6 +40,7 @@ impl Status {
             Status::InProgress => "IN_PROGRESS",
             Status::Completed => "COMPLETED",
             Status::Loaded => "LOADED",
+            Status::Incomplete => "INCOMPLETE",
             Status::GaveUp => "GAVE_UP",
         }
     }
@@ -46,6 +51,7 @@ impl Status {
             Status::InProgress,
             Status::Completed,
             Status::Loaded,
+            Status::Incomplete,
             Status::GaveUp,
         ]
         .into_iter()
@@ -58,6 +64,12 @@ impl Status {
             self,
             Status::Starting | Status::InProgress | Status::Completed
         )
+    }
+
+    /// Ended without a complete load: it needs an operator (a new full export), and nothing
+    /// is started after it on a schedule, where it would fail or leave a gap alike.
+    pub fn blocked(self) -> bool {
+        matches!(self, Status::Incomplete | Status::GaveUp)
     }
 }
 

@@ -70,15 +70,14 @@ impl TableReport {
                 ),
                 None => format!("{export}: exported, waiting for the load to start ({elapsed})"),
             },
-            Status::Loaded => match audit {
-                Some(a) if a.mismatched > 0 => format!(
-                    "{export}: loaded, but {} of {} files do not match their manifest (see the state table)",
-                    a.mismatched, a.files
-                ),
-                _ => format!("{export}: loaded"),
-            },
+            Status::Loaded => format!("{export}: loaded"),
+            Status::Incomplete => format!(
+                "{export}: incomplete: {} of {} files do not match their manifest (see the state table); start a new full export",
+                audit.map_or(0, |a| a.mismatched),
+                audit.map_or(0, |a| a.files)
+            ),
             Status::GaveUp => format!(
-                "{export}: failed {} times; last: {}",
+                "{export}: gave up after attempt {}: {}; start a new export",
                 job.attempt,
                 job.failure.as_deref().unwrap_or("no reason given")
             ),

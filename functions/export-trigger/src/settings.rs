@@ -83,6 +83,12 @@ impl Settings {
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty())
             .collect();
+        if tables.is_empty() {
+            return Err(SettingsError::Missing(
+                "CDC_EXPORT_TABLES",
+                "comma-separated names of the tables to export",
+            ));
+        }
         Ok(Settings {
             function: FunctionSettings::from_env(&env)?,
             tables,

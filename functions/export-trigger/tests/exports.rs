@@ -276,7 +276,7 @@ async fn a_failed_export_is_retried_with_a_new_token_then_given_up_with_the_reas
     let (report, _) = run(&trigger, r#"{"action":"status"}"#).await;
     let summary = report["tables"][0]["summary"].as_str().unwrap();
     assert!(
-        summary.contains("failed 2 times; last: S3NoSuchBucket"),
+        summary.contains("gave up after attempt 2: S3NoSuchBucket"),
         "{summary}"
     );
 }
@@ -412,4 +412,148 @@ async fn a_completed_export_is_followed_until_every_data_file_is_loaded() {
         summary.starts_with("full export at ") && summary.ends_with(": loaded"),
         "{summary}"
     );
+}
+
+/// Moves moto's `LatestRestorableDateTime` on, as time does on AWS (moto freezes it when PITR
+/// is enabled): without this every planned full export falls on the same second.
+async fn move_restorable_time_on(setup: &Setup) {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for on in [false, true] {
+        ddb()
+            .update_continuous_backups()
+            .table_name(&setup.table)
+            .point_in_time_recovery_specification(
+                PointInTimeRecoverySpecification::builder()
+                    .point_in_time_recovery_enabled(on)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_gave_up_waits_for_an_operator_even_when_exports_are_chained() {
+    let setup = Setup::new(true, false).await;
+    let trigger = setup
+        .trigger(&[("CDC_EXPORT_INCREMENTAL", "true".into())])
+        .await;
+    let gave_up = loop {
+        run(&trigger, r#"{"action":"poll"}"#).await;
+        let job = setup.latest().await.unwrap();
+        if job.status == Status::GaveUp {
+            break job;
+        }
+        assert!(setup.exports_started().await <= 2, "{job:?}");
+    };
+    assert_eq!(gave_up.attempt, 2);
+    move_restorable_time_on(&setup).await;
+    let (_, metrics) = run(&trigger, r#"{"action":"poll"}"#).await;
+    run(&trigger, r#"{"action":"poll"}"#).await;
+    assert_eq!(
+        setup.exports_started().await,
+        2,
+        "CDC_EXPORT_MAX_ATTEMPTS=2 bounds the exports"
+    );
+    assert_eq!(
+        setup.latest().await.unwrap().status,
+        Status::GaveUp,
+        "still shown"
+    );
+    assert_eq!(
+        metrics.counter(names::EXPORT_JOBS_BLOCKED),
+        1,
+        "alarmed while it lasts"
+    );
+    // An operator starts again once the cause is fixed.
+    create_bucket(&moto_s3(), &setup.bucket).await;
+    run(&trigger, r#"{"action":"start"}"#).await;
+    assert_eq!(setup.exports_started().await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_job_can_be_abandoned_and_a_new_export_started() {
+    let setup = Setup::new(true, true).await;
+    let trigger = setup.trigger(&[]).await;
+    run(&trigger, r#"{"action":"start"}"#).await;
+    let (report, _) = run(&trigger, r#"{"action":"abandon"}"#).await;
+    let job = setup.latest().await.unwrap();
+    assert_eq!(job.status, Status::GaveUp, "{report}");
+    assert!(job.failure.unwrap().starts_with("abandoned by an operator"));
+    move_restorable_time_on(&setup).await;
+    run(&trigger, r#"{"action":"start"}"#).await;
+    assert_eq!(setup.exports_started().await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_that_do_not_match_their_manifest_leave_the_load_incomplete_not_loaded() {
+    let setup = Setup::new(true, true).await;
+    // Default re-drive interval: the manifest is sent once, then not on every run.
+    let trigger = setup
+        .trigger(&[("CDC_EXPORT_INCREMENTAL", "true".into())])
+        .await;
+    run(&trigger, r#"{"action":"start"}"#).await;
+    let job = setup.latest().await.unwrap();
+    let mut spec = ExportSpec::new(&setup.bucket, &job.s3_prefix, &setup.table, "pk");
+    spec.export_arn = job.export_arn.clone();
+    spec.partitions = 3;
+    let written = write_full_export(&moto_s3(), &spec, &setup.items).await;
+    assert_eq!(
+        poll_while(&setup, &trigger, Status::InProgress)
+            .await
+            .status,
+        Status::Completed
+    );
+    run(&trigger, r#"{"action":"poll"}"#).await;
+    run(&trigger, r#"{"action":"poll"}"#).await;
+    let sent = receive_notifications(&moto_sqs(), &setup.queue, 3, Duration::from_secs(3)).await;
+    assert_eq!(sent.len(), 1, "the manifest once, not on every run");
+
+    // The processor read the manifest; one file came out truncated (fewer lines than items).
+    let arn = job.export_arn.clone().unwrap();
+    let state = |sk: String, extra: Vec<(&str, AttributeValue)>| {
+        let mut item = HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(arn.clone())),
+            ("sk".to_owned(), AttributeValue::S(sk)),
+        ]);
+        item.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        ddb()
+            .put_item()
+            .table_name(&setup.state)
+            .set_item(Some(item))
+            .send()
+    };
+    state("manifest".into(), vec![]).await.unwrap();
+    for (i, file) in written.data_files.iter().enumerate() {
+        let lines = if i == 0 { 0 } else { file.lines.len() };
+        let status = if i == 0 { "mismatch" } else { "loaded" };
+        state(
+            format!("file#{}", file.key),
+            vec![
+                ("status", AttributeValue::S(status.into())),
+                ("lines", AttributeValue::N(lines.to_string())),
+                (
+                    "detail",
+                    AttributeValue::S("not a complete gzip file (after line 0)".into()),
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    let (report, metrics) = run(&trigger, r#"{"action":"poll"}"#).await;
+    let job = setup.latest().await.unwrap();
+    assert_eq!(job.status, Status::Incomplete, "{report}");
+    assert_eq!(metrics.counter(names::EXPORT_JOBS_BLOCKED), 1);
+    let summary = report["tables"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("incomplete: 1 of 3 files do not match their manifest"),
+        "{summary}"
+    );
+    // Nothing is chained from an incomplete load.
+    move_restorable_time_on(&setup).await;
+    run(&trigger, r#"{"action":"poll"}"#).await;
+    assert_eq!(setup.exports_started().await, 1);
 }

@@ -24,6 +24,9 @@ pub mod names {
     /// Milliseconds since an export not yet loaded was started (ours; its alarm says a load
     /// takes too long: snapshot copies are safe only while sinks remember deletes).
     pub const EXPORT_LOAD_AGE: &str = "exportLoadAge";
+    /// Tables whose last export ended without a complete load and waits for an operator
+    /// (ours; counted on every run while it lasts, so its alarm stays on).
+    pub const EXPORT_JOBS_BLOCKED: &str = "exportJobsBlocked";
     /// Data files whose line count or MD5 differs from their manifest entry (ours).
     pub const EXPORT_S3_OBJECTS_MISMATCHED: &str = "exportS3ObjectsMismatched";
 }
