@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_s3::error::DisplayErrorContext;
 use cdc_lambda::{
     AwsContext, BatchResponse, ErrorType, Function, FunctionSettings, Invocation, KeySchemaError,
     KeySchemas,
@@ -12,13 +11,13 @@ use cdc_lambda::{
 use cdc_record::MappingOptions;
 use cdc_sinks::{DeadLetterQueue, FanOut};
 use cdc_telemetry::{names, Metrics};
-use tokio::time::{timeout_at, Instant};
+use tokio::time::Instant;
 
 use crate::data_file::{Loaded, Loader, Stop};
 use crate::safety::{self, Moment, UnsafeSink};
 use crate::settings::{ExportSettings, Settings, SettingsError};
 use crate::trigger::{self, Task, TriggerError};
-use cdc_exports::manifest::{self, Kind, ManifestError, Summary};
+use cdc_exports::manifest::{self, Kind, ManifestError};
 use cdc_exports::queue::{QueueError, WorkQueue};
 use cdc_exports::state::{Progress, StateError, StateTable, Status};
 use cdc_exports::work::{FileWork, Work};
@@ -48,8 +47,6 @@ pub enum TaskError {
     Message(TriggerError),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    #[error("{object}: {reason}")]
-    Object { object: String, reason: String },
     #[error(transparent)]
     KeySchema(#[from] KeySchemaError),
     #[error(transparent)]
@@ -73,7 +70,6 @@ impl ErrorType for TaskError {
         match self {
             TaskError::Message(_) => "InvalidMessage",
             TaskError::Manifest(_) => "InvalidManifest",
-            TaskError::Object { .. } => "ObjectUnavailable",
             TaskError::KeySchema(_) => "KeySchemaUnavailable",
             TaskError::UnsafeSink(_) => "UnsafeSink",
             TaskError::State(_) => "StateTableUnavailable",
@@ -201,11 +197,7 @@ impl ExportProcessor {
         stop_at: Instant,
         metrics: &mut Metrics,
     ) -> Result<(), TaskError> {
-        let summary = Summary::parse(key, &self.read(bucket, key, stop_at).await?)?;
-        let files = manifest::parse_files(
-            &summary.files_key,
-            &self.read(bucket, &summary.files_key, stop_at).await?,
-        )?;
+        let (summary, files) = manifest::read(&self.s3, bucket, key, stop_at).await?;
         let schema = self.key_schemas.get(&summary.table_name, stop_at).await?;
         let window = self.export.load_window;
         self.check_safety(
@@ -352,34 +344,6 @@ impl ExportProcessor {
             stop_at,
         )
         .await
-    }
-
-    /// A whole (small) object: a manifest.
-    async fn read(&self, bucket: &str, key: &str, stop_at: Instant) -> Result<Vec<u8>, TaskError> {
-        let fail = |reason: String| TaskError::Object {
-            object: format!("s3://{bucket}/{key}"),
-            reason,
-        };
-        let read = async {
-            let object = self
-                .s3
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| format!("GetObject failed: {}", DisplayErrorContext(e)))?;
-            let bytes = object
-                .body
-                .collect()
-                .await
-                .map_err(|e| format!("reading failed: {e}"))?;
-            Ok::<_, String>(bytes.to_vec())
-        };
-        match timeout_at(stop_at, read).await {
-            Ok(result) => result.map_err(fail),
-            Err(_) => Err(fail("deadline reached".into())),
-        }
     }
 }
 

@@ -4,21 +4,14 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::error::DisplayErrorContext;
 use cdc_exports::manifest::{self, DataFile, ManifestError, Summary};
 use cdc_exports::state::{StateError, StateTable, Status};
-use tokio::time::{timeout_at, Instant};
+use tokio::time::Instant;
 
 use crate::jobs::Audit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("s3://{bucket}/{key}: {reason}")]
-    Read {
-        bucket: String,
-        key: String,
-        reason: String,
-    },
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     #[error(transparent)]
@@ -53,11 +46,7 @@ impl Auditor<'_> {
         now_ms: i64,
         stop_at: Instant,
     ) -> Result<Findings, AuditError> {
-        let summary = Summary::parse(summary_key, &self.read(summary_key, stop_at).await?)?;
-        let files = manifest::parse_files(
-            &summary.files_key,
-            &self.read(&summary.files_key, stop_at).await?,
-        )?;
+        let (summary, files) = manifest::read(self.s3, self.bucket, summary_key, stop_at).await?;
         let mut findings = Findings {
             audit: Audit::default(),
             stalled: Vec::new(),
@@ -105,33 +94,5 @@ impl Auditor<'_> {
             }
         }
         Ok(findings)
-    }
-
-    async fn read(&self, key: &str, stop_at: Instant) -> Result<Vec<u8>, AuditError> {
-        let fail = |reason: String| AuditError::Read {
-            bucket: self.bucket.to_owned(),
-            key: key.to_owned(),
-            reason,
-        };
-        let read = async {
-            let object = self
-                .s3
-                .get_object()
-                .bucket(self.bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| format!("GetObject failed: {}", DisplayErrorContext(e)))?;
-            let bytes = object
-                .body
-                .collect()
-                .await
-                .map_err(|e| format!("reading failed: {e}"))?;
-            Ok::<_, String>(bytes.to_vec())
-        };
-        match timeout_at(stop_at, read).await {
-            Ok(result) => result.map_err(fail),
-            Err(_) => Err(fail("deadline reached".into())),
-        }
     }
 }

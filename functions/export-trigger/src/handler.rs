@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::audit::{AuditError, Auditor};
 use crate::command::{self, Action, Command, CommandError, Want};
 use crate::exports::{self, ExportError, Exports, State};
-use crate::jobs::{Job, Jobs, JobsError, Status};
+use crate::jobs::{Job, Jobs, Status};
 use crate::plan::{self, Next};
 use crate::report::{Report, TableReport};
 use crate::settings::{ExportSettings, Settings};
@@ -50,8 +50,6 @@ pub enum TableError {
     #[error(transparent)]
     Export(#[from] ExportError),
     #[error(transparent)]
-    Jobs(#[from] JobsError),
-    #[error(transparent)]
     Audit(#[from] AuditError),
     #[error(transparent)]
     Queue(#[from] QueueError),
@@ -66,7 +64,6 @@ impl TableError {
         match self {
             TableError::Export(ExportError::PitrOff { .. }) => "PitrDisabled",
             TableError::Export(_) => "ExportApiFailed",
-            TableError::Jobs(_) => "StateTableUnavailable",
             TableError::Audit(_) => "AuditFailed",
             TableError::Queue(_) => "WorkQueueUnavailable",
             TableError::KeySchema(_) => "KeySchemaUnavailable",

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use cdc_exports::manifest::Kind;
+use cdc_exports::state::{StateError, StateStore};
 use tokio::time::{timeout_at, Instant};
 
 use crate::plan;
@@ -152,30 +153,24 @@ impl Job {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("state table {table}: {operation} failed: {reason}")]
-pub struct JobsError {
-    pub table: String,
-    pub operation: &'static str,
-    pub reason: String,
-}
-
 pub struct Jobs {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
+    store: StateStore,
 }
 
 impl Jobs {
     pub fn new(client: aws_sdk_dynamodb::Client, table: String) -> Self {
-        Jobs { client, table }
+        Jobs {
+            store: StateStore { client, table },
+        }
     }
 
     /// The table's last job, if any.
-    pub async fn latest(&self, table: &str, stop_at: Instant) -> Result<Option<Job>, JobsError> {
+    pub async fn latest(&self, table: &str, stop_at: Instant) -> Result<Option<Job>, StateError> {
         let call = self
+            .store
             .client
             .query()
-            .table_name(&self.table)
+            .table_name(&self.store.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :job)")
             .expression_attribute_values(":pk", AttributeValue::S(format!("table#{table}")))
             .expression_attribute_values(":job", AttributeValue::S("job#".into()))
@@ -183,23 +178,23 @@ impl Jobs {
             .limit(1)
             .consistent_read(true)
             .send();
-        let output = self.bounded("Query", stop_at, call).await?;
+        let output = self.store.call("Query", stop_at, call).await?;
         match output.items().first() {
             None => Ok(None),
-            Some(item) => from_item(item).map(Some).ok_or_else(|| JobsError {
-                table: self.table.clone(),
-                operation: "Query",
-                reason: format!("a job of table {table} cannot be read back: {item:?}"),
+            Some(item) => from_item(item).map(Some).ok_or_else(|| {
+                let reason = format!("a job of table {table} cannot be read back: {item:?}");
+                self.store.error("Query", reason)
             }),
         }
     }
 
     /// Writes a new job; `false` when one for the same export exists (another run wrote it).
-    pub async fn create(&self, job: &Job, stop_at: Instant) -> Result<bool, JobsError> {
+    pub async fn create(&self, job: &Job, stop_at: Instant) -> Result<bool, StateError> {
         let call = self
+            .store
             .client
             .put_item()
-            .table_name(&self.table)
+            .table_name(&self.store.table)
             .set_item(Some(to_item(job)))
             .condition_expression("attribute_not_exists(pk)")
             .send();
@@ -210,41 +205,23 @@ impl Jobs {
             {
                 Ok(false)
             }
-            Ok(Err(e)) => Err(self.error("PutItem", DisplayErrorContext(e).to_string())),
-            Err(_) => Err(self.error("PutItem", "deadline reached".into())),
+            Ok(Err(e)) => Err(self
+                .store
+                .error("PutItem", DisplayErrorContext(e).to_string())),
+            Err(_) => Err(self.store.error("PutItem", "deadline reached".into())),
         }
     }
 
     /// Saves a job's new state.
-    pub async fn save(&self, job: &Job, stop_at: Instant) -> Result<(), JobsError> {
+    pub async fn save(&self, job: &Job, stop_at: Instant) -> Result<(), StateError> {
         let call = self
+            .store
             .client
             .put_item()
-            .table_name(&self.table)
+            .table_name(&self.store.table)
             .set_item(Some(to_item(job)))
             .send();
-        self.bounded("PutItem", stop_at, call).await.map(|_| ())
-    }
-
-    async fn bounded<T, E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
-        &self,
-        operation: &'static str,
-        stop_at: Instant,
-        call: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
-    ) -> Result<T, JobsError> {
-        match timeout_at(stop_at, call).await {
-            Ok(Ok(output)) => Ok(output),
-            Ok(Err(e)) => Err(self.error(operation, DisplayErrorContext(e).to_string())),
-            Err(_) => Err(self.error(operation, "deadline reached".into())),
-        }
-    }
-
-    fn error(&self, operation: &'static str, reason: String) -> JobsError {
-        JobsError {
-            table: self.table.clone(),
-            operation,
-            reason,
-        }
+        self.store.call("PutItem", stop_at, call).await.map(|_| ())
     }
 }
 

@@ -143,6 +143,46 @@ impl Summary {
     }
 }
 
+/// Reads an export's `manifest-summary.json` at `summary_key` and the `manifest-files.json` it
+/// names, from `bucket`, by `stop_at`.
+pub async fn read(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    summary_key: &str,
+    stop_at: tokio::time::Instant,
+) -> Result<(Summary, Vec<DataFile>), ManifestError> {
+    let summary = Summary::parse(
+        summary_key,
+        &object(s3, bucket, summary_key, stop_at).await?,
+    )?;
+    let files = parse_files(
+        &summary.files_key,
+        &object(s3, bucket, &summary.files_key, stop_at).await?,
+    )?;
+    Ok((summary, files))
+}
+
+/// A whole (small) object.
+async fn object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    stop_at: tokio::time::Instant,
+) -> Result<Vec<u8>, ManifestError> {
+    let fail = |reason: String| ManifestError {
+        key: format!("s3://{bucket}/{key}"),
+        reason: format!("cannot be read: {reason}"),
+    };
+    use cdc_lambda::deadline::bounded;
+    let object = bounded(stop_at, s3.get_object().bucket(bucket).key(key).send())
+        .await
+        .map_err(fail)?;
+    let bytes = bounded(stop_at, object.body.collect())
+        .await
+        .map_err(fail)?;
+    Ok(bytes.to_vec())
+}
+
 /// Parses `manifest-files.json` (JSON Lines) found at `key`.
 pub fn parse_files(key: &str, text: &[u8]) -> Result<Vec<DataFile>, ManifestError> {
     text.split(|b| *b == b'\n')

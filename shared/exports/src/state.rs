@@ -62,14 +62,46 @@ pub struct StateError {
     pub reason: String,
 }
 
+/// The state table as every user of it calls it: bounded by the stop instant, with errors
+/// naming the table and the operation. export-trigger keeps its jobs through it too.
+#[derive(Clone)]
+pub struct StateStore {
+    pub client: aws_sdk_dynamodb::Client,
+    pub table: String,
+}
+
+impl StateStore {
+    /// Awaits `call` (`operation` names it in errors) until `stop_at`.
+    pub async fn call<T, E: std::error::Error>(
+        &self,
+        operation: &'static str,
+        stop_at: Instant,
+        call: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, StateError> {
+        cdc_lambda::deadline::bounded(stop_at, call)
+            .await
+            .map_err(|reason| self.error(operation, reason))
+    }
+
+    pub fn error(&self, operation: &'static str, reason: String) -> StateError {
+        StateError {
+            table: self.table.clone(),
+            operation,
+            reason,
+        }
+    }
+}
+
+/// export-processor's records: each export's manifest, each data file's progress.
 pub struct StateTable {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
+    store: StateStore,
 }
 
 impl StateTable {
     pub fn new(client: aws_sdk_dynamodb::Client, table: String) -> Self {
-        StateTable { client, table }
+        StateTable {
+            store: StateStore { client, table },
+        }
     }
 
     /// The saved progress of the data file `key` of the export `export_arn`, if any.
@@ -126,15 +158,17 @@ impl StateTable {
         stop_at: Instant,
     ) -> Result<HashMap<String, AttributeValue>, StateError> {
         let call = self
+            .store
             .client
             .get_item()
-            .table_name(&self.table)
+            .table_name(&self.store.table)
             .key("pk", AttributeValue::S(pk.to_owned()))
             .key("sk", AttributeValue::S(sk.to_owned()))
             .consistent_read(true)
             .send();
         Ok(self
-            .bounded("GetItem", stop_at, call)
+            .store
+            .call("GetItem", stop_at, call)
             .await?
             .item
             .unwrap_or_default())
@@ -175,9 +209,10 @@ impl StateTable {
             None => update.push_str(" REMOVE detail"),
         }
         let call = self
+            .store
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(&self.store.table)
             .set_key(Some(file_key(work)))
             .update_expression(update)
             .condition_expression("attribute_not_exists(#lines) OR #lines <= :lines")
@@ -194,8 +229,10 @@ impl StateTable {
             {
                 Ok(())
             }
-            Ok(Err(e)) => Err(self.error("UpdateItem", DisplayErrorContext(e).to_string())),
-            Err(_) => Err(self.error("UpdateItem", "deadline reached".into())),
+            Ok(Err(e)) => Err(self
+                .store
+                .error("UpdateItem", DisplayErrorContext(e).to_string())),
+            Err(_) => Err(self.store.error("UpdateItem", "deadline reached".into())),
         }
     }
 
@@ -212,9 +249,10 @@ impl StateTable {
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let n = |v: u64| AttributeValue::N(v.to_string());
         let call = self
+            .store
             .client
             .put_item()
-            .table_name(&self.table)
+            .table_name(&self.store.table)
             .item("pk", s(&summary.export_arn))
             .item("sk", s("manifest"))
             .item("table_name", s(&summary.table_name))
@@ -223,28 +261,7 @@ impl StateTable {
             .item("item_count", n(items))
             .item("received_at", AttributeValue::N(now_ms().to_string()))
             .send();
-        self.bounded("PutItem", stop_at, call).await.map(|_| ())
-    }
-
-    async fn bounded<T, E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
-        &self,
-        operation: &'static str,
-        stop_at: Instant,
-        call: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
-    ) -> Result<T, StateError> {
-        match timeout_at(stop_at, call).await {
-            Ok(Ok(output)) => Ok(output),
-            Ok(Err(e)) => Err(self.error(operation, DisplayErrorContext(e).to_string())),
-            Err(_) => Err(self.error(operation, "deadline reached".into())),
-        }
-    }
-
-    fn error(&self, operation: &'static str, reason: String) -> StateError {
-        StateError {
-            table: self.table.clone(),
-            operation,
-            reason,
-        }
+        self.store.call("PutItem", stop_at, call).await.map(|_| ())
     }
 }
 

@@ -1,9 +1,11 @@
 //! The instant a function stops writing: Lambda's deadline less a margin, so that what was
 //! written is reported before Lambda would kill the invocation with the outcome unknown.
 
+use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::time::Instant;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use tokio::time::{timeout_at, Instant};
 
 /// Lambda's longest invocation.
 pub const MAX_INVOCATION: Duration = Duration::from_secs(900);
@@ -40,6 +42,19 @@ pub fn stop_at(deadline: SystemTime, margin: Duration) -> Instant {
         margin
     };
     Instant::now() + remaining - margin
+}
+
+/// Awaits an AWS SDK call, or any fallible call, until `stop_at`; on failure, why, with the
+/// SDK's whole error chain (`deadline reached` when it ran out of time).
+pub async fn bounded<T, E: std::error::Error>(
+    stop_at: Instant,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match timeout_at(stop_at, call).await {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(e)) => Err(DisplayErrorContext(e).to_string()),
+        Err(_) => Err("deadline reached".into()),
+    }
 }
 
 #[cfg(test)]
