@@ -129,6 +129,37 @@ fn letters(path: &Path) -> Vec<Json> {
     lines(path).iter().map(|l| Json::parse(l)).collect()
 }
 
+/// A work queue on moto.
+async fn work_queue() -> String {
+    moto_sqs()
+        .create_queue()
+        .queue_name(unique("work"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap()
+}
+
+/// The function with these settings, writing to `sink` (dead letters to stderr).
+async fn slow_processor(settings: &[(&str, String)], sink: &SlowSink) -> ExportProcessor {
+    let settings = Settings::from_env(|name| {
+        settings
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let dead_letters = Box::new(JsonLinesDeadLetters::new("stderr", LineOutput::Stderr));
+    ExportProcessor::new(
+        FanOut::new(vec![Box::new(sink.clone())]),
+        dead_letters,
+        settings,
+        aws(),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_stopped_at_the_deadline_continues_exactly_from_its_checkpoint() {
     let bucket = Bucket::new().await;
@@ -137,31 +168,18 @@ async fn a_file_stopped_at_the_deadline_continues_exactly_from_its_checkpoint() 
     spec.partitions = 1;
     let (written, notification) = bucket.export(&spec, &source.items).await;
     let sqs = moto_sqs();
-    let work_queue = sqs
-        .create_queue()
-        .queue_name(unique("work"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let work_queue = work_queue().await;
     let state = state_table().await;
-    let settings = Settings::from_env(|name| match name {
-        "CDC_EXPORT_QUEUE" => Some(work_queue.clone()),
-        "CDC_STATE_TABLE" => Some(state.clone()),
-        "CDC_EXPORT_BATCH_BYTES" => Some("4096".into()),
-        "CDC_KEY_SCHEMA" => Some(source.key_schema().1),
-        _ => None,
-    })
-    .unwrap();
     let sink = SlowSink::default();
     sink.stall_on.store(2, Ordering::SeqCst);
-    let dead_letters = Box::new(JsonLinesDeadLetters::new("stderr", LineOutput::Stderr));
-    let processor = ExportProcessor::new(
-        FanOut::new(vec![Box::new(sink.clone())]),
-        dead_letters,
-        settings,
-        aws(),
+    let processor = slow_processor(
+        &[
+            ("CDC_EXPORT_QUEUE", work_queue.clone()),
+            ("CDC_STATE_TABLE", state.clone()),
+            ("CDC_EXPORT_BATCH_BYTES", "4096".into()),
+            source.key_schema(),
+        ],
+        &sink,
     )
     .await;
 
@@ -395,28 +413,15 @@ async fn a_file_that_loads_nothing_before_the_deadline_fails_its_message_instead
     spec.partitions = 1;
     let (_, notification) = bucket.export(&spec, &source.items).await;
     let sqs = moto_sqs();
-    let work_queue = sqs
-        .create_queue()
-        .queue_name(unique("work"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let settings = Settings::from_env(|name| match name {
-        "CDC_EXPORT_QUEUE" => Some(work_queue.clone()),
-        "CDC_KEY_SCHEMA" => Some(source.key_schema().1),
-        _ => None,
-    })
-    .unwrap();
+    let work_queue = work_queue().await;
     let sink = SlowSink::default();
     sink.stall_on.store(0, Ordering::SeqCst);
-    let dead_letters = Box::new(JsonLinesDeadLetters::new("stderr", LineOutput::Stderr));
-    let processor = ExportProcessor::new(
-        FanOut::new(vec![Box::new(sink.clone())]),
-        dead_letters,
-        settings,
-        aws(),
+    let processor = slow_processor(
+        &[
+            ("CDC_EXPORT_QUEUE", work_queue.clone()),
+            source.key_schema(),
+        ],
+        &sink,
     )
     .await;
     invoke(&processor, &sqs_event(&[notification])).await;
