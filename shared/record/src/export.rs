@@ -9,36 +9,10 @@ use serde::Deserialize;
 
 use crate::change::{Action, ChangeRecord, Document, Source};
 use crate::error::{MapError, Reason, RecordId};
-use crate::key::KeySchema;
+use crate::export_source::{ExportKind, ExportSource};
 use crate::scan::{object, Scan, Scanner};
 use crate::value::Item;
-use crate::{incremental, shape_error, transcode, version, MappingOptions};
-
-/// Which export a data file belongs to: what versions and timestamps its lines get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportKind {
-    /// A full export (`{"Item": {...}}` lines): every item as of the export time.
-    Full {
-        /// `ExportTime`, in milliseconds since the epoch.
-        export_time_ms: i64,
-    },
-    /// An incremental export: the last state of each item changed in the window
-    /// `[from_ms, to_ms)` (`IncrementalExportSpecification`'s `ExportFromTime`/`ExportToTime`,
-    /// in milliseconds since the epoch).
-    Incremental { from_ms: i64, to_ms: i64 },
-}
-
-/// What every line of one export shares.
-#[derive(Debug, Clone)]
-pub struct ExportSource<'s> {
-    pub table_name: &'s str,
-    pub key_schema: &'s KeySchema,
-    pub kind: ExportKind,
-    /// See [`version::DEFAULT_EXPORT_MARGIN_MS`].
-    pub version_margin_ms: i64,
-    /// `view_on_remove` decides the document of an incremental export's deletes.
-    pub options: MappingOptions,
-}
+use crate::{incremental, shape_error, transcode, version};
 
 /// A full export's line, as `serde` reads it once the scan has handed over.
 #[derive(Deserialize)]

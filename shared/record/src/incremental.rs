@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 
 use crate::change::{Action, ChangeRecord, Source};
 use crate::error::Reason;
-use crate::export::ExportSource;
+use crate::export_source::ExportSource;
 use crate::scan::{object, Scan, Scanner, Seen};
 use crate::transcode::{self, Image};
 use crate::value::Text;

@@ -308,26 +308,13 @@ impl<'a> Transcoder<'_, 'a, '_> {
 
     fn binary(&mut self) -> Scan {
         let text = self.scan.string_value()?;
-        validate_base64(&text).ok()?;
+        crate::value::validate_base64(&text).ok()?;
         // Base64 holds no character JSON escapes.
         self.write(b"\"");
         self.write(text.as_bytes());
         self.write(b"\"");
         Some(())
     }
-}
-
-/// Decodes into a reused buffer: validation without an allocation per value.
-pub(crate) fn validate_base64(text: &str) -> Result<(), base64::DecodeError> {
-    use base64::Engine as _;
-    thread_local! {
-        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        scratch.clear();
-        base64::engine::general_purpose::STANDARD.decode_vec(text.as_bytes(), &mut scratch)
-    })
 }
 
 #[cfg(test)]

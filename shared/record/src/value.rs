@@ -31,7 +31,7 @@ pub struct Binary<'a>(Cow<'a, str>);
 
 impl<'a> Binary<'a> {
     pub fn parse(text: Cow<'a, str>) -> Result<Self, base64::DecodeError> {
-        crate::transcode::validate_base64(&text)?;
+        validate_base64(&text)?;
         Ok(Binary(text))
     }
 
@@ -236,6 +236,19 @@ impl<'de: 'a, 'a> Deserialize<'de> for ValueList<'a> {
         }
         deserializer.deserialize_seq(ListVisitor)
     }
+}
+
+/// Decodes into a reused buffer: validation without an allocation per value.
+pub(crate) fn validate_base64(text: &str) -> Result<(), base64::DecodeError> {
+    use base64::Engine as _;
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        scratch.clear();
+        base64::engine::general_purpose::STANDARD.decode_vec(text.as_bytes(), &mut scratch)
+    })
 }
 
 #[cfg(test)]
