@@ -12,46 +12,12 @@ use crate::opensearch::OpenSearchConfig;
 use crate::output::LineOutput;
 use crate::s3::S3Config;
 use crate::sink::Sink;
-use crate::url::SinkUrl;
+use crate::url::{ConfigError, SinkUrl, DLQ_SETTING, SINKS_SETTING};
 use cdc_lambda::AwsContext;
-
-pub const SINKS_SETTING: &str = "CDC_SINKS";
-pub const DLQ_SETTING: &str = "CDC_DLQ";
 
 /// Sink URL forms, for error messages.
 const SINK_FORMS: &str = "stdout, file:///ABSOLUTE/PATH.jsonl, dynamodb://TABLE, s3://BUCKET/PREFIX, opensearch+https://HOST[:PORT]/INDEX, opensearch+http://HOST[:PORT]/INDEX, sqs://QUEUE (name or https:// URL), sns://TOPIC_ARN, kinesis://STREAM, events://BUS";
 const DLQ_FORMS: &str = "stderr, stdout, file:///ABSOLUTE/PATH.jsonl, sqs://QUEUE (name or https:// URL), s3://BUCKET/PREFIX";
-
-/// A bad `CDC_SINKS` or `CDC_DLQ`, or a sink that cannot be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{setting}: unknown scheme {scheme:?} in {url:?}; accepted: {accepted}")]
-    UnknownScheme {
-        setting: &'static str,
-        url: String,
-        scheme: String,
-        accepted: &'static str,
-    },
-    #[error("{setting}: {url:?} has unknown option {option:?}; accepted options: {accepted}")]
-    UnknownOption {
-        setting: &'static str,
-        url: String,
-        option: String,
-        accepted: String,
-    },
-    #[error("{setting}: {url:?}: {message}")]
-    Invalid {
-        setting: &'static str,
-        url: String,
-        message: String,
-    },
-    #[error("{setting}: cannot open {path}: {source}")]
-    Open {
-        setting: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
 
 /// One sink as configured, before any I/O.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ pub mod s3;
 mod sink;
 mod url;
 
-pub use config::{build_fan_out, ConfigError, DeadLetterConfig, SinkConfig, SinkSettings};
+pub use config::{build_fan_out, DeadLetterConfig, SinkConfig, SinkSettings};
 pub use dead_letter::{
     send_in_order, DeadLetter, DeadLetterError, DeadLetterQueue, JsonLinesDeadLetters,
 };
@@ -29,4 +29,4 @@ pub use sink::{
     DeadlineExceeded, DeleteMemory, Failure, FailureKind, NoNewImage, SharedError, Sink,
     WriteReport,
 };
-pub use url::SinkUrl;
+pub use url::{ConfigError, SinkUrl};

@@ -52,10 +52,10 @@ use futures::stream::{self, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::time::{timeout_at, Instant};
 
-use crate::config::ConfigError;
 use crate::per_table::PerTable;
 use crate::retry::{failure, CallError};
 use crate::sink::{DeadlineExceeded, Failure, FailureKind, SharedError, Sink, WriteReport};
+use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 

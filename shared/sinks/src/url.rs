@@ -3,7 +3,41 @@
 //! Not the `url` crate: targets such as an SNS topic ARN (`sns://arn:aws:sns:...`) or a table
 //! name with `{table}` are not valid URL hosts, and we only need scheme, target and options.
 
-use crate::config::ConfigError;
+use std::path::PathBuf;
+
+pub const SINKS_SETTING: &str = "CDC_SINKS";
+pub const DLQ_SETTING: &str = "CDC_DLQ";
+
+/// A bad `CDC_SINKS` or `CDC_DLQ`, or a sink that cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{setting}: unknown scheme {scheme:?} in {url:?}; accepted: {accepted}")]
+    UnknownScheme {
+        setting: &'static str,
+        url: String,
+        scheme: String,
+        accepted: &'static str,
+    },
+    #[error("{setting}: {url:?} has unknown option {option:?}; accepted options: {accepted}")]
+    UnknownOption {
+        setting: &'static str,
+        url: String,
+        option: String,
+        accepted: String,
+    },
+    #[error("{setting}: {url:?}: {message}")]
+    Invalid {
+        setting: &'static str,
+        url: String,
+        message: String,
+    },
+    #[error("{setting}: cannot open {path}: {source}")]
+    Open {
+        setting: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// One parsed sink URL whose options are taken one by one by the sink's config.
 #[derive(Debug)]

@@ -15,11 +15,11 @@ use aws_sdk_s3::primitives::ByteStream;
 use tokio::time::{timeout_at, Instant};
 
 use super::{DeadLetter, DeadLetterError, DeadLetterQueue};
-use crate::config::ConfigError;
 use crate::s3::{
     bucket_and_prefix, call_error, client, key_safe, sha256_hex, utc_date, with_slash,
 };
 use crate::sink::{DeadlineExceeded, SharedError};
+use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 

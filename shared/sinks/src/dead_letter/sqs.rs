@@ -31,12 +31,12 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use tokio::time::{timeout_at, Instant};
 
 use super::{DeadLetter, DeadLetterError, DeadLetterQueue};
-use crate::config::{ConfigError, DLQ_SETTING};
 use crate::messaging::{deliver, ItemKey, Message, Slot, Sqs};
 use crate::per_table::PerTable;
 use crate::s3::sha256_hex;
 use crate::sink::FailureKind;
 use crate::url::SinkUrl;
+use crate::url::{ConfigError, DLQ_SETTING};
 use cdc_lambda::AwsContext;
 /// Used when the queue does not report its limit: SQS's default before 2025, the smallest a
 /// queue may have had by default.

@@ -39,9 +39,9 @@ use async_trait::async_trait;
 use cdc_record::ChangeRecord;
 use tokio::time::Instant;
 
-use crate::config::ConfigError;
 use crate::per_table::PerTable;
 use crate::sink::{DeleteMemory, Failure, FailureKind, SharedError, Sink, WriteReport};
+use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 

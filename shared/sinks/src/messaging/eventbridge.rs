@@ -19,8 +19,8 @@ use super::{
     parse_format, target, CallFailure, Calls, EntryError, Format, Limits, Message, MessagingSink,
     Transport,
 };
-use crate::config::ConfigError;
 use crate::per_table::PerTable;
+use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 

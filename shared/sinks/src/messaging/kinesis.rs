@@ -18,8 +18,8 @@ use super::{
     bounded_id, parse_format, target, CallFailure, Calls, EntryError, Format, Limits, Message,
     MessagingSink, Transport,
 };
-use crate::config::ConfigError;
 use crate::per_table::PerTable;
+use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 

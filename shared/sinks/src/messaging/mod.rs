@@ -48,8 +48,8 @@ use async_trait::async_trait;
 use cdc_record::{ChangeRecord, Source};
 use tokio::time::{timeout_at, Instant};
 
-use crate::config::ConfigError;
 use crate::sink::{DeadlineExceeded, Failure, FailureKind, SharedError, Sink, WriteReport};
+use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 

@@ -13,8 +13,8 @@ use super::{
     entries_by_id, parse_format, results_by_id, target, CallFailure, Calls, EntryError, Format,
     Limits, Message, MessagingSink, Transport,
 };
-use crate::config::ConfigError;
 use crate::per_table::PerTable;
+use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 

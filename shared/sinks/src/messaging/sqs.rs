@@ -25,8 +25,8 @@ use super::{
     entries_by_id, parse_format, results_by_id, target, CallFailure, Calls, EntryError, Format,
     Limits, Message, MessagingSink, Transport,
 };
-use crate::config::ConfigError;
 use crate::per_table::PerTable;
+use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 
@@ -71,7 +71,7 @@ impl SqsConfig {
             sqs.queue_url(template)
                 .await
                 .map_err(|failure| ConfigError::Invalid {
-                    setting: crate::config::SINKS_SETTING,
+                    setting: crate::url::SINKS_SETTING,
                     url: name.to_owned(),
                     message: format!(
                         "cannot find queue {template:?} (GetQueueUrl: {})",

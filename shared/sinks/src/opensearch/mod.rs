@@ -85,10 +85,10 @@ use async_trait::async_trait;
 use cdc_record::ChangeRecord;
 use tokio::time::Instant;
 
-use crate::config::{ConfigError, SINKS_SETTING};
 use crate::per_table::PerTable;
 use crate::sink::{DeleteMemory, SharedError, Sink, WriteReport};
 use crate::url::SinkUrl;
+use crate::url::{ConfigError, SINKS_SETTING};
 use cdc_lambda::AwsContext;
 
 pub use auth::{AuthConfig, SigV4Service};
