@@ -31,11 +31,7 @@ use export_processor::ExportProcessor;
 use serde_json::Value;
 use tokio::time::Instant;
 
-#[path = "../shared/sinks/tests/support/fake_opensearch.rs"]
-#[allow(dead_code)]
-mod fake_opensearch;
-
-use fake_opensearch::FakeOpenSearch;
+use cdc_testkit::opensearch::FakeOpenSearch;
 
 const SEED: u64 = 0x5EA9_5407;
 

@@ -5,7 +5,7 @@
 //! Run: `cargo bench -p cdc-e2e --bench sinks --no-run && scripts/emulators.sh cargo bench -p
 //! cdc-e2e --bench sinks --offline` (figures go to docs/BENCHMARKS.md). DynamoDB sinks write
 //! to DynamoDB Local, S3/SQS/SNS/Kinesis/EventBridge sinks to moto_server, OpenSearch to the
-//! in-test fake (shared/sinks/tests/support/fake_opensearch.rs), the file sink to /tmp. The
+//! in-test fake (`cdc_testkit::opensearch`), the file sink to /tmp. The
 //! engines are emulators on loopback, so absolute rates say little about AWS; the ratios and
 //! the call counts carry over.
 //!
@@ -25,10 +25,7 @@ use cdc_testkit::{changes, create_table, image, stream_record_json, unique};
 
 // The bench drives only the fake's Bulk API, not its fault injection or inspection helpers.
 #[allow(dead_code)]
-#[path = "../../shared/sinks/tests/support/fake_opensearch.rs"]
-mod fake_opensearch;
-
-use fake_opensearch::FakeOpenSearch;
+use cdc_testkit::opensearch::FakeOpenSearch;
 
 /// Insert-heavy workload: this many INSERTs of distinct items.
 const RECORDS: usize = 2_000;

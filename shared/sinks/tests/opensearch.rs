@@ -1,11 +1,8 @@
 //! The OpenSearch sink against a hand-written fake of OpenSearch's Bulk API and get-settings
-//! API (`support/fake_opensearch.rs`): no OpenSearch engine can run here, so the fake speaks
+//! API (`cdc_testkit::opensearch`): no OpenSearch engine can run here, so the fake speaks
 //! the real wire protocol (NDJSON bulk requests, OpenSearch-shaped per-item results and
 //! errors, settings answers) and implements `version_type=external_gte` as OpenSearch does.
 //! Basic-auth secrets live in Secrets Manager on moto server.
-
-#[path = "support/fake_opensearch.rs"]
-mod fake_opensearch;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,8 +16,8 @@ use cdc_sinks::opensearch::{AuthConfig, DeleteMemoryError, OpenSearchConfig, Sig
 use cdc_sinks::{
     ConfigError, DeleteMemory, FailureKind, PerTable, SharedError, Sink, SinkConfig, WriteReport,
 };
+use cdc_testkit::opensearch::{Expect, FakeOpenSearch};
 use cdc_testkit::{changes, image, stream_record_json, unique};
-use fake_opensearch::{Expect, FakeOpenSearch};
 use serde_json::Value;
 use tokio::time::Instant;
 

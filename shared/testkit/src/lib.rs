@@ -1,13 +1,16 @@
 //! Test support shared by the crates' tests: AWS configurations for the emulators that
 //! `scripts/emulators.sh` starts on a private loopback, change-record builders, table items of
 //! every attribute type ([`generate`], [`items`]) and, with the feature `exports`, DynamoDB
-//! export folders in AWS's layout written into moto's S3 ([`exports`]).
+//! export folders in AWS's layout written into moto's S3 ([`exports`]); with `opensearch-fake`,
+//! an OpenSearch fake that speaks the real wire protocol (`opensearch`).
 
 #[cfg(feature = "exports")]
 pub mod exports;
 pub mod generate;
 pub mod items;
 pub mod json;
+#[cfg(feature = "opensearch-fake")]
+pub mod opensearch;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -7,8 +7,8 @@
 //! numbers keep their digits as in OpenSearch. Unknown indices get a 404
 //! `index_not_found_exception`.
 //!
-//! (The sink's own fake, `shared/sinks/tests/support/fake_opensearch.rs`, lives in that crate's
-//! tests and has no search API; it cannot be used from here without `#[path]`.)
+//! (The shared fake, `cdc_testkit::opensearch`, has no search API yet; giving it one would let
+//! this file go.)
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
