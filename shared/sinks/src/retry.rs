@@ -61,6 +61,13 @@ pub fn classify_code(code: Option<&str>) -> FailureKind {
 #[error("{0}")]
 pub struct CallError(pub String);
 
+impl CallError {
+    /// An SDK error with its whole chain of causes: the one formatter every sink uses.
+    pub fn of(error: &impl std::error::Error) -> CallError {
+        CallError(aws_smithy_types::error::display::DisplayErrorContext(error).to_string())
+    }
+}
+
 /// The failure of record `index` from an SDK error, classified.
 pub fn failure<E>(index: usize, error: &E) -> crate::sink::Failure
 where
@@ -69,8 +76,6 @@ where
     crate::sink::Failure {
         index,
         kind: classify(error),
-        error: std::sync::Arc::new(CallError(
-            aws_smithy_types::error::display::DisplayErrorContext(error).to_string(),
-        )),
+        error: std::sync::Arc::new(CallError::of(error)),
     }
 }

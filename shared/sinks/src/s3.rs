@@ -44,7 +44,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_types::date_time::{DateTime, Format};
 use cdc_record::ChangeRecord;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -52,8 +51,12 @@ use futures::stream::{self, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::time::{timeout_at, Instant};
 
+use crate::hash::hex;
+use crate::object_key::{
+    bucket_and_prefix, key_safe, table_safe, utc_date, with_slash, CONTENT_TYPE,
+};
 use crate::per_table::PerTable;
-use crate::retry::{failure, CallError};
+use crate::retry::failure;
 use crate::sink::{DeadlineExceeded, Failure, FailureKind, SharedError, Sink, WriteReport};
 use crate::url::ConfigError;
 use crate::url::SinkUrl;
@@ -63,12 +66,6 @@ pub(crate) const OPTIONS: &[&str] = &["gzip"];
 
 /// Objects of one batch in flight at once.
 const CONCURRENCY: usize = 16;
-
-/// S3 keys are at most 1024 bytes; what we append to PREFIX (table name up to 255 bytes,
-/// date, two sequence numbers) stays under 400.
-const MAX_PREFIX_BYTES: usize = 600;
-
-pub(crate) const CONTENT_TYPE: &str = "application/x-ndjson";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Config {
@@ -93,7 +90,7 @@ impl S3Config {
     pub async fn build(&self, name: &str, aws: &AwsContext) -> S3Sink {
         S3Sink {
             name: name.to_owned(),
-            client: client(aws).await,
+            client: aws.s3().await,
             config: self.clone(),
             calls: AtomicU64::new(0),
         }
@@ -264,125 +261,4 @@ fn fail_all(indices: &[usize], kind: FailureKind, error: SharedError) -> Vec<Fai
             error: error.clone(),
         })
         .collect()
-}
-
-/// `YYYY-MM-DD` of a time in milliseconds since the epoch, UTC; `unknown` for a time S3 keys
-/// cannot name (beyond year 9999), which no stream or export produces.
-pub(crate) fn utc_date(epoch_ms: i64) -> String {
-    DateTime::from_millis(epoch_ms)
-        .fmt(Format::DateTime)
-        .ok()
-        .and_then(|text| {
-            let (date, _) = text.split_once('T')?;
-            (date.len() == 10).then(|| date.to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// `BUCKET/PREFIX` of an `s3://` URL: the bucket checked, the prefix without outer slashes.
-pub(crate) fn bucket_and_prefix(
-    url: &SinkUrl<'_>,
-    form: &str,
-) -> Result<(String, String), ConfigError> {
-    let (bucket, prefix) = url.target.split_once('/').unwrap_or((url.target, ""));
-    if bucket.is_empty() {
-        return Err(url.invalid(format!("missing bucket name; expected {form}")));
-    }
-    // `{table}` stands for a table name, checked by DynamoDB; the rest must be a bucket name.
-    let fixed = bucket.replace("{table}", "");
-    if let Some(bad) = fixed
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
-    {
-        return Err(url.invalid(format!(
-            "bucket {bucket:?} has {bad:?}; bucket names hold lowercase letters, digits, '.' and '-' (expected {form})"
-        )));
-    }
-    if !bucket.contains("{table}") && !(3..=63).contains(&bucket.len()) {
-        return Err(url.invalid(format!("bucket {bucket:?} must be 3 to 63 characters long")));
-    }
-    let prefix = prefix.trim_matches('/');
-    if prefix.len() > MAX_PREFIX_BYTES {
-        return Err(url.invalid(format!(
-            "the prefix is longer than {MAX_PREFIX_BYTES} bytes; object keys must stay under 1024"
-        )));
-    }
-    Ok((bucket.to_owned(), prefix.to_owned()))
-}
-
-/// An S3 client for the shared configuration.
-pub async fn client(aws: &AwsContext) -> aws_sdk_s3::Client {
-    aws.s3().await
-}
-
-/// `prefix/`, or nothing for an empty prefix.
-pub(crate) fn with_slash(prefix: &str) -> String {
-    if prefix.is_empty() {
-        String::new()
-    } else {
-        format!("{prefix}/")
-    }
-}
-
-/// A sequence number as is when it is plain (digits, as DynamoDB's are), else a hash of it, so
-/// a malformed value can neither add `/` levels nor overlong keys.
-pub(crate) fn key_safe(text: &str) -> String {
-    if !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        text.to_owned()
-    } else {
-        format!("h{}", &sha256_hex(text.as_bytes())[..16])
-    }
-}
-
-/// A table name for a key: DynamoDB allows `[A-Za-z0-9_.-]`; anything else becomes `_`.
-fn table_safe(table: &str) -> String {
-    table
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
-}
-
-/// An SDK error as text with its full context.
-pub(crate) fn call_error(error: &(impl std::error::Error + 'static)) -> CallError {
-    CallError(aws_smithy_types::error::display::DisplayErrorContext(error).to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_utc() {
-        assert_eq!(utc_date(1_795_278_192_000), "2026-11-21");
-        assert_eq!(utc_date(0), "1970-01-01");
-        assert_eq!(utc_date(-1), "1969-12-31");
-        assert_eq!(utc_date(i64::MAX), "unknown");
-    }
-
-    #[test]
-    fn odd_sequence_numbers_are_hashed() {
-        assert_eq!(key_safe("000123"), "000123");
-        assert_eq!(key_safe("a/b").len(), 17);
-        assert_eq!(key_safe(""), key_safe(""));
-    }
 }

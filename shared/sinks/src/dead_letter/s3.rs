@@ -15,9 +15,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use tokio::time::{timeout_at, Instant};
 
 use super::{DeadLetter, DeadLetterError, DeadLetterQueue};
-use crate::s3::{
-    bucket_and_prefix, call_error, client, key_safe, sha256_hex, utc_date, with_slash,
-};
+use crate::hash::sha256_hex;
+use crate::object_key::{bucket_and_prefix, key_safe, utc_date, with_slash};
+use crate::retry::CallError;
 use crate::sink::{DeadlineExceeded, SharedError};
 use crate::url::ConfigError;
 use crate::url::SinkUrl;
@@ -51,7 +51,7 @@ impl S3DeadLetterConfig {
 
     pub async fn build(&self, aws: &AwsContext) -> S3DeadLetters {
         S3DeadLetters {
-            client: client(aws).await,
+            client: aws.s3().await,
             config: self.clone(),
         }
     }
@@ -95,12 +95,12 @@ impl DeadLetterQueue for S3DeadLetters {
             .put_object()
             .bucket(&self.config.bucket)
             .key(key)
-            .content_type(crate::s3::CONTENT_TYPE)
+            .content_type(crate::object_key::CONTENT_TYPE)
             .body(ByteStream::from(body))
             .send();
         let error: SharedError = match timeout_at(deadline, call).await {
             Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e)) => Arc::new(call_error(&e)),
+            Ok(Err(e)) => Arc::new(CallError::of(&e)),
             Err(_) => Arc::new(DeadlineExceeded),
         };
         Err(DeadLetterError {

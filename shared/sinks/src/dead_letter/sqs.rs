@@ -31,9 +31,9 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use tokio::time::{timeout_at, Instant};
 
 use super::{DeadLetter, DeadLetterError, DeadLetterQueue};
+use crate::hash::sha256_hex;
 use crate::messaging::{deliver, ItemKey, Message, Slot, Sqs};
 use crate::per_table::PerTable;
-use crate::s3::sha256_hex;
 use crate::sink::FailureKind;
 use crate::url::SinkUrl;
 use crate::url::{ConfigError, DLQ_SETTING};

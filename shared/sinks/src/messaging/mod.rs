@@ -229,7 +229,7 @@ pub(crate) fn bounded_id(text: &str, max_chars: usize, allowed: fn(char) -> bool
     if fits {
         text.to_owned()
     } else {
-        crate::s3::sha256_hex(text.as_bytes())
+        crate::hash::sha256_hex(text.as_bytes())
     }
 }
 
