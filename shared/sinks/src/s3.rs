@@ -39,7 +39,6 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -57,7 +56,7 @@ use crate::object_key::{
 };
 use crate::per_table::PerTable;
 use crate::retry::failure;
-use crate::sink::{DeadlineExceeded, Failure, FailureKind, SharedError, Sink, WriteReport};
+use crate::sink::{Calls, DeadlineExceeded, Failure, FailureKind, SharedError, Sink, WriteReport};
 use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
@@ -92,7 +91,7 @@ impl S3Config {
             name: name.to_owned(),
             client: aws.s3().await,
             config: self.clone(),
-            calls: AtomicU64::new(0),
+            calls: Calls::default(),
         }
     }
 }
@@ -101,7 +100,7 @@ pub struct S3Sink {
     name: String,
     client: aws_sdk_s3::Client,
     config: S3Config,
-    calls: AtomicU64,
+    calls: Calls,
 }
 
 #[async_trait]
@@ -121,7 +120,7 @@ impl Sink for S3Sink {
     }
 
     fn api_calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
+        self.calls.get()
     }
 }
 
@@ -139,7 +138,7 @@ impl S3Sink {
         };
         let first = &records[group.indices[0]];
         let key = self.key(&group, records);
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.calls.add();
         let call = self
             .client
             .put_object()

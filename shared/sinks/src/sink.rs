@@ -2,6 +2,7 @@
 
 use std::error::Error;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -153,4 +154,18 @@ pub(crate) fn last_change_per_item<K: std::hash::Hash + Eq>(
     let mut indices: Vec<usize> = last.into_values().collect();
     indices.sort_unstable();
     indices
+}
+
+/// Counts the requests a sink sent (`Sink::api_calls`): one type for every sink.
+#[derive(Debug, Default)]
+pub(crate) struct Calls(AtomicU64);
+
+impl Calls {
+    pub fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }

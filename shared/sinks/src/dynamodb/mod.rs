@@ -31,7 +31,6 @@ mod convert;
 mod history;
 mod replica;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +39,7 @@ use cdc_record::ChangeRecord;
 use tokio::time::Instant;
 
 use crate::per_table::PerTable;
-use crate::sink::{DeleteMemory, Failure, FailureKind, SharedError, Sink, WriteReport};
+use crate::sink::{Calls, DeleteMemory, Failure, FailureKind, SharedError, Sink, WriteReport};
 use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
@@ -95,7 +94,7 @@ impl DynamoDbConfig {
             name: name.to_owned(),
             client: aws_sdk_dynamodb::Client::new(aws.config().await),
             config: self.clone(),
-            calls: AtomicU64::new(0),
+            calls: Calls::default(),
         }
     }
 }
@@ -104,7 +103,7 @@ pub struct DynamoDbSink {
     name: String,
     client: aws_sdk_dynamodb::Client,
     config: DynamoDbConfig,
-    calls: AtomicU64,
+    calls: Calls,
 }
 
 #[async_trait]
@@ -122,7 +121,7 @@ impl Sink for DynamoDbSink {
     }
 
     fn api_calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
+        self.calls.get()
     }
 
     async fn delete_memory(
@@ -140,7 +139,7 @@ impl Sink for DynamoDbSink {
 
 impl DynamoDbSink {
     fn count_call(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.calls.add();
     }
 
     fn table_for(&self, record: &ChangeRecord<'_>) -> String {

@@ -16,10 +16,11 @@ use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use super::{
-    parse_format, target, CallFailure, Calls, EntryError, Format, Limits, Message, MessagingSink,
+    parse_format, target, CallFailure, EntryError, Format, Limits, Message, MessagingSink,
     Transport,
 };
 use crate::per_table::PerTable;
+use crate::sink::Calls;
 use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;

@@ -15,10 +15,11 @@ use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
 use super::{
-    bounded_id, parse_format, target, CallFailure, Calls, EntryError, Format, Limits, Message,
+    bounded_id, parse_format, target, CallFailure, EntryError, Format, Limits, Message,
     MessagingSink, Transport,
 };
 use crate::per_table::PerTable;
+use crate::sink::Calls;
 use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;

@@ -42,8 +42,6 @@ mod kinesis;
 mod sns;
 mod sqs;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use async_trait::async_trait;
 use cdc_record::{ChangeRecord, Source};
 use tokio::time::{timeout_at, Instant};
@@ -348,20 +346,6 @@ pub(crate) trait Transport: Send + Sync {
     ) -> Result<Vec<Result<(), EntryError>>, CallFailure>;
 
     fn api_calls(&self) -> u64;
-}
-
-/// Counts requests sent.
-#[derive(Debug, Default)]
-pub(crate) struct Calls(AtomicU64);
-
-impl Calls {
-    pub fn add(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
 }
 
 /// Errors this module reports for single records.

@@ -10,10 +10,11 @@ use async_trait::async_trait;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
 use super::{
-    entries_by_id, parse_format, results_by_id, target, CallFailure, Calls, EntryError, Format,
-    Limits, Message, MessagingSink, Transport,
+    entries_by_id, parse_format, results_by_id, target, CallFailure, EntryError, Format, Limits,
+    Message, MessagingSink, Transport,
 };
 use crate::per_table::PerTable;
+use crate::sink::Calls;
 use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;

@@ -77,7 +77,6 @@ mod time_value;
 mod write;
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,7 +85,7 @@ use cdc_record::ChangeRecord;
 use tokio::time::Instant;
 
 use crate::per_table::PerTable;
-use crate::sink::{DeleteMemory, SharedError, Sink, WriteReport};
+use crate::sink::{Calls, DeleteMemory, SharedError, Sink, WriteReport};
 use crate::url::SinkUrl;
 use crate::url::{ConfigError, SINKS_SETTING};
 use cdc_lambda::AwsContext;
@@ -174,7 +173,7 @@ impl OpenSearchConfig {
             client,
             auth,
             config: self.clone(),
-            calls: AtomicU64::new(0),
+            calls: Calls::default(),
         })
     }
 }
@@ -297,7 +296,7 @@ pub struct OpenSearchSink {
     client: reqwest::Client,
     auth: auth::Auth,
     config: OpenSearchConfig,
-    calls: AtomicU64,
+    calls: Calls,
 }
 
 #[async_trait]
@@ -311,7 +310,7 @@ impl Sink for OpenSearchSink {
     }
 
     fn api_calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
+        self.calls.get()
     }
 
     /// The `index.gc_deletes` of the table's index (see the module docs).
@@ -334,7 +333,7 @@ impl OpenSearchSink {
     }
 
     fn count_call(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.calls.add();
     }
 }
 
