@@ -2,7 +2,6 @@
 //! load), with SQS messages failed one by one in the partial batch response.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use cdc_lambda::{
     AwsContext, BatchResponse, ErrorType, Function, FunctionSettings, Invocation, KeySchemaError,
@@ -268,7 +267,7 @@ impl ExportProcessor {
         let progress = progress(saved.as_ref(), &loaded);
         if let Some(state) = &self.state {
             state
-                .save(work, &progress, self.bookkeeping_deadline(stop_at))
+                .save(work, &progress, self.function.bookkeeping_deadline(stop_at))
                 .await?;
         }
         match loaded.stop {
@@ -291,7 +290,7 @@ impl ExportProcessor {
                     tracing::info!(object = %work.object(), line = loaded.lines, "deadline: continuing in a new message");
                     let rest = [Work::File(work.continued_from(loaded.lines))];
                     Ok(queue
-                        .send_work(&rest, self.bookkeeping_deadline(stop_at))
+                        .send_work(&rest, self.function.bookkeeping_deadline(stop_at))
                         .await?)
                 }
                 _ => Err(TaskError::Deadline {
@@ -306,12 +305,6 @@ impl ExportProcessor {
             },
             Some(Stop::Failed(reason)) => Err(TaskError::Load(reason)),
         }
-    }
-
-    /// Recording where a file stopped must still happen once writing stopped at the stop
-    /// instant: half the deadline margin (`CDC_DEADLINE_MARGIN_MS`) is kept for it.
-    fn bookkeeping_deadline(&self, stop_at: Instant) -> Instant {
-        stop_at + self.function.deadline_margin / 2
     }
 
     fn loader(&self) -> Loader<'_> {
@@ -368,8 +361,8 @@ impl Function for ExportProcessor {
     type Response = BatchResponse;
     type Error = ProcessorError;
 
-    fn deadline_margin(&self) -> Duration {
-        self.function.deadline_margin
+    fn settings(&self) -> &FunctionSettings {
+        &self.function
     }
 
     async fn handle(

@@ -2,7 +2,6 @@
 //! on and returns; nothing sleeps inside a run: the schedule is the loop.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use cdc_exports::queue::{QueueError, WorkQueue};
 use cdc_exports::state::{StateError, StateTable};
@@ -268,7 +267,9 @@ impl ExportTrigger {
         tracing::info!(table = %job.table, export = %arn, attempt = job.attempt, "export started");
         job.export_arn = Some(arn);
         job.status = Status::InProgress;
-        self.jobs.save(&job, self.bookkeeping(stop_at)).await?;
+        self.jobs
+            .save(&job, self.function.bookkeeping_deadline(stop_at))
+            .await?;
         Ok(job)
     }
 
@@ -444,20 +445,14 @@ impl ExportTrigger {
         self.jobs.save(&job, stop_at).await?;
         Ok(job)
     }
-
-    /// Recording a started export must happen even when the call used the time up to the
-    /// stop instant: half the deadline margin is kept for it.
-    fn bookkeeping(&self, stop_at: Instant) -> Instant {
-        stop_at + self.function.deadline_margin / 2
-    }
 }
 
 impl Function for ExportTrigger {
     type Response = Report;
     type Error = TriggerError;
 
-    fn deadline_margin(&self) -> Duration {
-        self.function.deadline_margin
+    fn settings(&self) -> &FunctionSettings {
+        &self.function
     }
 
     async fn handle(

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use cdc_lambda::{
     now_ms, AwsContext, BatchResponse, ErrorType, Function, FunctionSettings, Invocation,
@@ -153,8 +152,8 @@ impl Function for StreamHandler {
     type Response = BatchResponse;
     type Error = HandlerError;
 
-    fn deadline_margin(&self) -> Duration {
-        self.function.deadline_margin
+    fn settings(&self) -> &FunctionSettings {
+        &self.function
     }
 
     async fn handle(

@@ -1,9 +1,10 @@
 //! The contract between a function's handler and the shared entry point.
 
 use std::future::Future;
-use std::time::Duration;
 
 use cdc_telemetry::Metrics;
+
+use crate::settings::FunctionSettings;
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -14,8 +15,8 @@ pub trait Function {
     /// Why a whole invocation failed (Lambda then retries it).
     type Error: std::error::Error + ErrorType;
 
-    /// How long before Lambda's deadline to stop writing (`CDC_DEADLINE_MARGIN_MS`).
-    fn deadline_margin(&self) -> Duration;
+    /// The settings every function has (the deadline margin among them).
+    fn settings(&self) -> &FunctionSettings;
 
     /// Handles one payload, finishing by `stop_at`.
     fn handle(

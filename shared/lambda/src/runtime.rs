@@ -90,7 +90,10 @@ async fn invoke<F: Function>(
             error_type: "PayloadNotKept".into(),
             error_message: "the invocation's payload was not kept by the RawPayloads layer".into(),
         })?;
-    let stop_at = deadline::stop_at(event.context.deadline(), function.deadline_margin());
+    let stop_at = deadline::stop_at(
+        event.context.deadline(),
+        function.settings().deadline_margin,
+    );
     let invocation = function
         .handle(&payload, stop_at)
         .await

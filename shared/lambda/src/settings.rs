@@ -48,6 +48,12 @@ impl FunctionSettings {
         })
     }
 
+    /// The deadline for recording where work stopped (a checkpoint, a started export's ARN)
+    /// once writing stopped at `stop_at`: half the margin is kept for it.
+    pub fn bookkeeping_deadline(&self, stop_at: tokio::time::Instant) -> tokio::time::Instant {
+        stop_at + self.deadline_margin / 2
+    }
+
     /// An invocation's metrics, in the namespace, with the `FunctionName` dimension.
     pub fn metrics(&self) -> Metrics {
         Metrics::new(
