@@ -59,3 +59,25 @@ pub enum Reason {
     #[error(transparent)]
     Ion(#[from] IonError),
 }
+
+/// Locates why `raw` (found at `location` in its record, `""` for the whole record) does not
+/// deserialize as `T`. Only called once a fast parse has failed, so the path tracking costs
+/// nothing on good records.
+pub(crate) fn shape_error<'a, T: serde::Deserialize<'a>>(raw: &'a str, location: &str) -> Reason {
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Err(e) => Reason::Shape {
+            path: match (location, e.path().to_string()) {
+                ("", path) => path,
+                (location, path) if path == "." => location.to_owned(),
+                (location, path) => format!("{location}.{path}"),
+            },
+            message: e.into_inner().to_string(),
+        },
+        Ok(_) => Reason::Shape {
+            path: ".".into(),
+            // Only called after the same parse failed, so this cannot happen; say so if it does.
+            message: "rejected once, accepted when parsed again (a bug: please report)".into(),
+        },
+    }
+}

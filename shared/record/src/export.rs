@@ -7,12 +7,12 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::change::{Action, ChangeRecord, Document, Source};
+use crate::change::{Action, ChangeRecord, Source};
+use crate::error::shape_error;
 use crate::error::{MapError, Reason, RecordId};
 use crate::export_source::{ExportKind, ExportSource};
-use crate::scan::{object, Scan, Scanner};
-use crate::value::Item;
-use crate::{incremental, shape_error, transcode, version};
+use crate::fast::{self, transcode};
+use crate::{incremental, version};
 
 /// A full export's line, as `serde` reads it once the scan has handed over.
 #[derive(Deserialize)]
@@ -45,7 +45,7 @@ fn full<'a>(
     export_time_ms: i64,
 ) -> Result<ChangeRecord<'a>, Reason> {
     let names = source.key_schema.names();
-    let (document, key_attributes) = match scan_full(line, &names) {
+    let (document, key_attributes) = match fast::export::full(line, &names) {
         Some(found) => found,
         None => {
             let image = serde_json::from_str::<FullLine>(line)
@@ -70,25 +70,4 @@ fn full<'a>(
         keys_only: false,
         raw: line,
     })
-}
-
-/// The common case in one validating pass: the item is transcoded where the scan meets it,
-/// instead of `serde` tokenising the line once more beforehand. `None` hands over to `serde`
-/// (which also explains what is wrong).
-fn scan_full<'a>(line: &'a str, key_names: &[&str]) -> Scan<(Document<'a>, Item<'a>)> {
-    let mut s = Scanner::new(line);
-    let mut found = None;
-    object(&mut s, |s, key| {
-        match key {
-            "Item" if found.is_none() => {
-                found = Some(transcode::scan_document_capturing(s, key_names)?)
-            }
-            // A second `Item` too is left to `serde`, which rejects it.
-            "Item" => return None,
-            _ => drop(s.skip_value()?),
-        }
-        Some(())
-    })?;
-    s.at_end().then_some(())?;
-    found
 }

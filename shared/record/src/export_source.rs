@@ -3,7 +3,7 @@
 //! without importing each other.
 
 use crate::key::KeySchema;
-use crate::MappingOptions;
+use crate::options::MappingOptions;
 
 /// Which export a data file belongs to: what versions and timestamps its lines get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

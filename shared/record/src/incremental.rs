@@ -13,21 +13,14 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::change::{Action, ChangeRecord, Source};
+use crate::error::shape_error;
 use crate::error::Reason;
 use crate::export_source::ExportSource;
-use crate::scan::{object, Scan, Scanner, Seen};
-use crate::transcode::{self, Image};
+use crate::fast::incremental::{scan, Parts};
+use crate::fast::transcode::{self, Image};
+use crate::options::ViewOnRemove;
 use crate::value::Text;
-use crate::{shape_error, version, ViewOnRemove};
-
-/// The fields of a line, whichever parser read them.
-struct Parts<'a> {
-    /// The `N` text of `Metadata.WriteTimestampMicros`.
-    write_micros: Cow<'a, str>,
-    keys: &'a str,
-    new_image: Option<Image<'a>>,
-    old_image: Option<&'a str>,
-}
+use crate::version;
 
 /// The line as `serde` reads it, once the scan has handed over.
 #[derive(Deserialize)]
@@ -100,7 +93,7 @@ pub(crate) fn map<'a>(
     })
 }
 
-fn parse(line: &str) -> Result<Parts<'_>, Reason> {
+pub(crate) fn parse(line: &str) -> Result<Parts<'_>, Reason> {
     let parsed: Line = serde_json::from_str(line).map_err(|_| shape_error::<Line>(line, ""))?;
     Ok(Parts {
         write_micros: parsed.metadata.write_timestamp_micros.n.0,
@@ -122,118 +115,9 @@ fn write_time_ms(micros: &str) -> Result<i64, Reason> {
     Ok(micros / 1000)
 }
 
-/// The common case scanned by hand (see [`crate::scan`]): one validating pass, the new image
-/// transcoded on the way (it is the document whenever there is one). `None` hands over to
-/// `serde`, which also explains what is wrong.
-fn scan(line: &str) -> Scan<Parts<'_>> {
-    let mut s = Scanner::new(line);
-    let (mut write_micros, mut keys, mut new_image, mut old_image) = (None, None, None, None);
-    let mut seen = Seen::default();
-    object(&mut s, |s, key| {
-        match key {
-            "Metadata" => write_micros = seen.first(0).and_then(|()| metadata(s))?,
-            "Keys" => keys = Some(seen.first(1).and_then(|()| s.skip_value())?),
-            "NewImage" => new_image = seen.first(2).and_then(|()| image(s))?,
-            "OldImage" => old_image = seen.first(3).and_then(|()| raw(s))?,
-            _ => drop(s.skip_value()?),
-        }
-        Some(())
-    })?;
-    s.at_end().then_some(())?;
-    Some(Parts {
-        write_micros: write_micros?,
-        keys: keys?,
-        new_image,
-        old_image,
-    })
-}
-
-/// `{"WriteTimestampMicros": {"N": "..."}, ...}`.
-fn metadata<'a>(s: &mut Scanner<'a>) -> Scan<Option<Cow<'a, str>>> {
-    let mut micros = None;
-    let mut seen = Seen::default();
-    object(s, |s, key| {
-        match key {
-            "WriteTimestampMicros" => {
-                seen.first(0)?;
-                s.eat(b'{')?;
-                (s.type_tag()? == "N").then_some(())?;
-                s.eat(b':')?;
-                micros = Some(s.string_value()?);
-                s.eat(b'}')?;
-            }
-            _ => drop(s.skip_value()?),
-        }
-        Some(())
-    })?;
-    Some(micros)
-}
-
-fn raw<'a>(s: &mut Scanner<'a>) -> Scan<Option<&'a str>> {
-    if s.literal("null") {
-        return Some(None);
-    }
-    s.skip_value().map(Some)
-}
-
-/// The new image transcoded, or raw if that fails (the mapping then reports why).
-fn image<'a>(s: &mut Scanner<'a>) -> Scan<Option<Image<'a>>> {
-    if s.literal("null") {
-        return Some(None);
-    }
-    let start = s.at;
-    if let Some(document) = transcode::scan_document(s) {
-        return Some(Some(Image::Ready(document)));
-    }
-    s.at = start;
-    Some(raw(s)?.map(Image::Raw))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The hand scan either hands over or reads exactly what `serde` does.
-    #[test]
-    fn scan_agrees_with_serde() {
-        let lines = [
-            (
-                true,
-                r#"{"Metadata":{"WriteTimestampMicros":{"N":"1680109764000000"}},"Keys":{"pk":{"S":"a"}},"NewImage":{"pk":{"S":"a"},"n":{"N":"1"}},"OldImage":{"pk":{"S":"a"}}}"#,
-            ),
-            (
-                true,
-                r#" { "Keys" : {"pk":{"S":"a"}} , "Metadata" : { "x" : [1] , "WriteTimestampMicros" : { "N" : "5" } } , "NewImage" : null, "extra": {"y": "}"} } "#,
-            ),
-            (
-                true,
-                r#"{"Metadata":{"WriteTimestampMicros":{"N":"1"}},"Keys":{"pk":{"S":"a"}},"NewImage":{"pk":{"X":"bad"}}}"#,
-            ),
-            (false, r#"{"Metadata":{},"Keys":{}}"#),
-            (
-                false,
-                r#"{"Metadata":{"WriteTimestampMicros":{"N":"1","S":"x"}},"Keys":{}}"#,
-            ),
-            (
-                false,
-                r#"{"Metadata":{"WriteTimestampMicros":{"N":"1"}},"Keys":{},"Keys":{}}"#,
-            ),
-            (false, r#"{"Metadata":{"WriteTimestampMicros":{"N":"1"}}}"#),
-            (false, r#"{"Metadata":null,"Keys":{}}"#),
-            (false, r#"[1]"#),
-        ];
-        for (expected_fast, line) in lines {
-            let fast = scan(line);
-            assert_eq!(fast.is_some(), expected_fast, "{line}");
-            let slow = parse(line);
-            let Some(fast) = fast else { continue };
-            let slow = slow.unwrap_or_else(|e| panic!("{line}: {e}"));
-            assert_eq!(fast.write_micros, slow.write_micros, "{line}");
-            assert_eq!(fast.keys, slow.keys, "{line}");
-            assert_eq!(fast.new_image, slow.new_image, "{line}");
-            assert_eq!(fast.old_image, slow.old_image, "{line}");
-        }
-    }
 
     #[test]
     fn write_times_are_whole_microseconds() {

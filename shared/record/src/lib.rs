@@ -98,6 +98,7 @@ mod change;
 mod error;
 mod export;
 mod export_source;
+mod fast;
 mod incremental;
 mod ion;
 mod ion_error;
@@ -105,9 +106,9 @@ mod ion_nesting;
 mod json;
 mod key;
 mod number;
-mod scan;
+mod options;
 mod stream;
-mod transcode;
+mod stream_event;
 mod value;
 pub mod version;
 
@@ -121,54 +122,6 @@ pub use ion_error::IonError;
 pub use json::{compact as write_compact_json, string as write_json_string};
 pub use key::{KeyError, KeySchema, PrimaryKey};
 pub use number::{Number, NumberError};
-pub use stream::{sequence_number_of, EventError, StreamEvent, StreamRecord};
+pub use options::{MappingOptions, TtlDeletes, ViewOnRemove};
+pub use stream_event::{sequence_number_of, EventError, StreamEvent, StreamRecord};
 pub use value::{AttributeValue, Binary, Item, Text, TYPE_TAGS};
-
-/// What a REMOVE's `document` holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ViewOnRemove {
-    /// No document (`null`), as Data Prepper.
-    #[default]
-    NewImage,
-    /// The old image, or the keys when the stream has no old image.
-    OldImage,
-}
-
-/// What happens to deletes made by DynamoDB's TTL process.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum TtlDeletes {
-    /// Deliver them, flagged `ttl_delete: true`.
-    #[default]
-    Keep,
-    /// Leave them out (an archive that should keep expired items).
-    Drop,
-}
-
-/// Mapping settings shared by every source.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MappingOptions {
-    pub view_on_remove: ViewOnRemove,
-    pub ttl_deletes: TtlDeletes,
-}
-
-/// Locates why `raw` (found at `location` in its record, `""` for the whole record) does not
-/// deserialize as `T`. Only called once a fast parse has failed, so the path tracking costs
-/// nothing on good records.
-fn shape_error<'a, T: serde::Deserialize<'a>>(raw: &'a str, location: &str) -> Reason {
-    let mut deserializer = serde_json::Deserializer::from_str(raw);
-    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
-        Err(e) => Reason::Shape {
-            path: match (location, e.path().to_string()) {
-                ("", path) => path,
-                (location, path) if path == "." => location.to_owned(),
-                (location, path) => format!("{location}.{path}"),
-            },
-            message: e.into_inner().to_string(),
-        },
-        Ok(_) => Reason::Shape {
-            path: ".".into(),
-            // Only called after the same parse failed, so this cannot happen; say so if it does.
-            message: "rejected once, accepted when parsed again (a bug: please report)".into(),
-        },
-    }
-}

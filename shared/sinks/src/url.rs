@@ -74,6 +74,15 @@ impl<'a> SinkUrl<'a> {
         Ok(url)
     }
 
+    /// The destination part of the URL, which must be present (spaces are never valid in it).
+    pub fn required_target(&self, expected: &str) -> Result<&'a str, ConfigError> {
+        let target = self.target;
+        if target.is_empty() || target.chars().any(char::is_whitespace) {
+            return Err(self.invalid(format!("expected {expected}")));
+        }
+        Ok(target)
+    }
+
     /// Takes an option's value, if given.
     pub fn option(&mut self, name: &str) -> Option<String> {
         let at = self.options.iter().position(|(n, _)| n == name)?;

@@ -8,7 +8,8 @@ use cdc_record::ChangeRecord;
 use futures::stream::{self, StreamExt};
 use tokio::time::{timeout_at, Instant};
 
-use super::{entry_failure_kind, CallFailure, Message, MessagingError, Transport};
+use super::message::Message;
+use super::transport::{entry_failure_kind, CallFailure, MessagingError, Transport};
 use crate::retry::Backoff;
 use crate::sink::{DeadlineExceeded, Failure, FailureKind, SharedError};
 
@@ -284,7 +285,9 @@ async fn send_call<T: Transport>(
     }
 }
 
-fn entry_outcome<T: Transport>(result: Option<&Result<(), super::EntryError>>) -> Outcome {
+fn entry_outcome<T: Transport>(
+    result: Option<&Result<(), super::transport::EntryError>>,
+) -> Outcome {
     match result {
         Some(Ok(())) => Outcome::Sent,
         Some(Err(e)) => match entry_failure_kind(&e.code) {
@@ -320,7 +323,8 @@ mod tests {
     use tokio::time::Instant;
 
     use super::{deliver, ItemKey, Slot};
-    use crate::messaging::{CallFailure, EntryError, Limits, Message, Transport};
+    use crate::messaging::message::Message;
+    use crate::messaging::transport::{CallFailure, EntryError, Limits, Transport};
     use crate::retry::CallError;
     use crate::sink::{Failure, FailureKind};
 

@@ -15,17 +15,16 @@ use async_trait::async_trait;
 use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use super::{
-    parse_format, target, CallFailure, EntryError, Format, Limits, Message, MessagingSink,
-    Transport,
-};
+use super::message::{parse_format, Format, Message};
+use super::sink::MessagingSink;
+use super::transport::{CallFailure, EntryError, Limits, Transport};
 use crate::per_table::PerTable;
 use crate::sink::Calls;
 use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 
-const OPTIONS: &[&str] = &[super::FORMAT_OPTION, "source"];
+const OPTIONS: &[&str] = &[super::message::FORMAT_OPTION, "source"];
 pub const DEFAULT_SOURCE: &str = "dynamodb.cdc";
 
 /// EventBridge counts a set `Time` as 14 bytes of an entry.
@@ -42,7 +41,7 @@ pub struct EventBridgeConfig {
 impl EventBridgeConfig {
     pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let expected = "events://BUS (an event bus name or ARN, {table} allowed)";
-        let bus = target(&url, expected)?;
+        let bus = url.required_target(expected)?;
         if !bus.starts_with("arn:") && bus.contains(['/', ':']) {
             return Err(url.invalid(format!("expected {expected}")));
         }

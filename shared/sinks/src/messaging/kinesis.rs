@@ -14,17 +14,16 @@ use async_trait::async_trait;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
-use super::{
-    bounded_id, parse_format, target, CallFailure, EntryError, Format, Limits, Message,
-    MessagingSink, Transport,
-};
+use super::message::{bounded_id, parse_format, Format, Message};
+use super::sink::MessagingSink;
+use super::transport::{CallFailure, EntryError, Limits, Transport};
 use crate::per_table::PerTable;
 use crate::sink::Calls;
 use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 
-const OPTIONS: &[&str] = &[super::FORMAT_OPTION];
+const OPTIONS: &[&str] = &[super::message::FORMAT_OPTION];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KinesisConfig {
@@ -36,7 +35,7 @@ pub struct KinesisConfig {
 impl KinesisConfig {
     pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let expected = "kinesis://STREAM (a stream name or ARN, {table} allowed)";
-        let stream = target(&url, expected)?;
+        let stream = url.required_target(expected)?;
         if !is_arn(stream) && stream.contains(['/', ':']) {
             return Err(url.invalid(format!("expected {expected}")));
         }

@@ -9,17 +9,16 @@
 use async_trait::async_trait;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
-use super::{
-    entries_by_id, parse_format, results_by_id, target, CallFailure, EntryError, Format, Limits,
-    Message, MessagingSink, Transport,
-};
+use super::message::{parse_format, Format, Message};
+use super::sink::MessagingSink;
+use super::transport::{entries_by_id, results_by_id, CallFailure, EntryError, Limits, Transport};
 use crate::per_table::PerTable;
 use crate::sink::Calls;
 use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 
-const OPTIONS: &[&str] = &[super::FORMAT_OPTION];
+const OPTIONS: &[&str] = &[super::message::FORMAT_OPTION];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnsConfig {
@@ -31,7 +30,7 @@ pub struct SnsConfig {
 impl SnsConfig {
     pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let expected = "sns://TOPIC_ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC, {table} allowed)";
-        let topic = target(&url, expected)?;
+        let topic = url.required_target(expected)?;
         if !topic.starts_with("arn:") || topic.contains('/') {
             return Err(url.invalid(format!("expected {expected}")));
         }

@@ -7,7 +7,7 @@
 //! A queue whose name ends in `.fifo` gets `MessageGroupId` = `primary_key` (so SQS keeps
 //! per-item order; a key over 128 characters or with characters SQS does not accept becomes
 //! its SHA-256 in hex) and a `MessageDeduplicationId` that is the same for every send of the
-//! same record (see [`super::Message`]), so a batch replayed within SQS's 5-minute
+//! same record (see [`super::message::Message`]), so a batch replayed within SQS's 5-minute
 //! deduplication window is delivered once. Standard queues are at-least-once and best-effort
 //! ordered: consumers deduplicate on the event id.
 //!
@@ -21,17 +21,16 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
-use super::{
-    entries_by_id, parse_format, results_by_id, target, CallFailure, EntryError, Format, Limits,
-    Message, MessagingSink, Transport,
-};
+use super::message::{parse_format, Format, Message};
+use super::sink::MessagingSink;
+use super::transport::{entries_by_id, results_by_id, CallFailure, EntryError, Limits, Transport};
 use crate::per_table::PerTable;
 use crate::sink::Calls;
 use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 
-const OPTIONS: &[&str] = &[super::FORMAT_OPTION];
+const OPTIONS: &[&str] = &[super::message::FORMAT_OPTION];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqsConfig {
@@ -44,7 +43,7 @@ impl SqsConfig {
     pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let expected = "sqs://QUEUE (a queue name or a queue URL such as \
                         sqs://https://sqs.REGION.amazonaws.com/ACCOUNT/NAME, {table} allowed)";
-        let queue = target(&url, expected)?;
+        let queue = url.required_target(expected)?;
         if !is_url(queue) && queue.contains(['/', ':']) {
             return Err(url.invalid(format!("expected {expected}")));
         }

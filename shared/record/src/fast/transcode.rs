@@ -1,6 +1,6 @@
 //! DynamoDB JSON (`{"n": {"N": "1"}}`) straight to plain JSON (`{"n": 1}`) in one pass.
 //!
-//! Documents are the bulk of every payload, so they go through the [`Scanner`](crate::scan)
+//! Documents are the bulk of every payload, so they go through the [`Scanner`](super::scan)
 //! rather than a `serde` visitor or an `Item` tree. A string token without escapes is copied as
 //! it is; one with escapes is decoded and written again with the minimal escaping of
 //! [`json::string`] (`\"`, `\\`, control characters), so the document does not depend on how
@@ -13,12 +13,12 @@
 
 use std::borrow::Cow;
 
+use super::scan::{Scan, Scanner};
 use crate::change::Document;
+use crate::error::{shape_error, Reason};
 use crate::json;
 use crate::number::Number;
-use crate::scan::{Scan, Scanner};
 use crate::value::{AttributeValue, Item, Text};
-use crate::{shape_error, Reason};
 
 /// The document of a DynamoDB JSON item; `location` names where the item sits in its record.
 /// `image` must be valid JSON: a `RawValue` or a value [`Scanner`] cut out of one.

@@ -1,0 +1,28 @@
+//! Mapping settings shared by every source.
+
+/// What a REMOVE's `document` holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ViewOnRemove {
+    /// No document (`null`), as Data Prepper.
+    #[default]
+    NewImage,
+    /// The old image, or the keys when the stream has no old image.
+    OldImage,
+}
+
+/// What happens to deletes made by DynamoDB's TTL process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TtlDeletes {
+    /// Deliver them, flagged `ttl_delete: true`.
+    #[default]
+    Keep,
+    /// Leave them out (an archive that should keep expired items).
+    Drop,
+}
+
+/// Mapping settings shared by every source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MappingOptions {
+    pub view_on_remove: ViewOnRemove,
+    pub ttl_deletes: TtlDeletes,
+}
