@@ -32,6 +32,13 @@ impl<'a> StreamEvent<'a> {
         if let Some(event) = fast::stream::event(text) {
             return Ok(event);
         }
+        // serde reads a struct from an array too (`[[...]]` would pass as an envelope): an
+        // event is an object, whatever else follows.
+        if text.trim_start().starts_with('[') {
+            return Err(EventError(
+                "invalid type: sequence, expected an object".to_owned(),
+            ));
+        }
         let envelope: Envelope =
             serde_json::from_str(text).map_err(|e| EventError(e.to_string()))?;
         let raws: Vec<&str> = envelope.records.into_iter().map(RawValue::get).collect();

@@ -36,8 +36,10 @@ fn samples() -> Vec<Vec<u8>> {
 /// records are the same texts, each parsed as `StreamRecord::parse` alone parses it.
 fn agrees_with_serde(payload: &[u8]) {
     let ours = StreamEvent::parse(payload);
+    // An event is an object: serde alone would also read the struct from an array.
     let theirs = std::str::from_utf8(payload)
         .ok()
+        .filter(|text| !text.trim_start().starts_with('['))
         .and_then(|text| serde_json::from_str::<Envelope>(text).ok());
     match (ours, theirs) {
         (Ok(ours), Some(theirs)) => {
@@ -180,6 +182,8 @@ fn deep_nesting_is_judged_as_serde_json_judges_it_without_overflowing_the_stack(
 
 #[test]
 fn a_payload_that_is_no_event_says_why() {
+    // Deeper than any nesting bound: it must fail as `[]` does, not pass as an empty batch.
+    let deep_array = [&b"["[..], &b"]"[..]].map(|b| b.repeat(200_000)).concat();
     for (payload, why) in [
         (&b""[..], "EOF"),
         (b"5", "invalid type"),
@@ -190,6 +194,9 @@ fn a_payload_that_is_no_event_says_why() {
         ),
         (b"{\"Records\":[{\"a\":\"\x01\"}]}", "control character"),
         (b"{\"Records\":[{}]}\xff", "invalid utf-8"),
+        (b"[]", "invalid type"),
+        (b" [[{\"eventName\":\"INSERT\"}]]", "invalid type"),
+        (&deep_array, "invalid type"),
     ] {
         let error = StreamEvent::parse(payload)
             .expect_err("not an event")

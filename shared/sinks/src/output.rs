@@ -10,14 +10,23 @@ use std::sync::{Arc, Mutex};
 pub enum LineOutput {
     Stdout,
     Stderr,
-    File(Arc<Mutex<File>>),
+    /// `sync` is false for what is no regular file (`/dev/null`, a pipe): `fdatasync` fails
+    /// there with EINVAL, and a write that succeeded is as durable as such a file allows.
+    File {
+        file: Arc<Mutex<File>>,
+        sync: bool,
+    },
 }
 
 impl LineOutput {
     /// Opens (creating if needed) `path` for appending.
     pub fn append_to(path: &Path) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(LineOutput::File(Arc::new(Mutex::new(file))))
+        let sync = file.metadata()?.file_type().is_file();
+        Ok(LineOutput::File {
+            file: Arc::new(Mutex::new(file)),
+            sync,
+        })
     }
 
     /// Appends `bytes` in one piece and, for a file, waits until it is on disk.
@@ -34,14 +43,17 @@ impl LineOutput {
                 out.write_all(&bytes)?;
                 out.flush()
             }
-            LineOutput::File(file) => {
-                let file = file.clone();
+            LineOutput::File { file, sync } => {
+                let (file, sync) = (file.clone(), *sync);
                 tokio::task::spawn_blocking(move || {
                     let file = file
                         .lock()
                         .map_err(|_| io::Error::other("file lock poisoned"))?;
                     (&*file).write_all(&bytes)?;
-                    file.sync_data()
+                    if sync {
+                        file.sync_data()?;
+                    }
+                    Ok(())
                 })
                 .await
                 .map_err(io::Error::other)?

@@ -65,6 +65,48 @@ async fn file_sink_appends_one_line_per_record() {
     );
 }
 
+/// `fdatasync` fails with EINVAL on what is no regular file; writing there still succeeds.
+#[tokio::test]
+async fn file_sink_writes_to_dev_null_and_a_named_pipe() {
+    let pipe = temp_path("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    // A reader keeps the pipe open so that opening it for writing does not block.
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&pipe)
+        .expect("pipe reader");
+    for url in [
+        "file:///dev/null".to_owned(),
+        format!("file://{}", pipe.display()),
+    ] {
+        let sink = SinkConfig::parse(&url)
+            .unwrap()
+            .build(&url, &Default::default())
+            .await
+            .unwrap();
+        let change = StreamRecord::parse(RECORD)
+            .unwrap()
+            .into_change(
+                &KeySchema {
+                    partition_key: "pk".into(),
+                    sort_key: None,
+                },
+                &MappingOptions::default(),
+            )
+            .unwrap()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let report = sink.write(&[change], deadline).await;
+        assert!(report.failures.is_empty(), "{url}: {:?}", report.failures);
+    }
+    drop(reader);
+}
+
 #[tokio::test]
 async fn dead_letters_carry_the_whole_record_compacted_onto_one_line() {
     let path = temp_path("dlq.jsonl");
