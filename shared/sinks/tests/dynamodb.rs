@@ -110,8 +110,8 @@ async fn replica_applies_changes_and_keeps_the_version() {
         "tombstones hold only keys and bookkeeping"
     );
     assert!(b.contains_key("_cdc_expires_at"));
-    // Only each item's last change was written.
-    assert_eq!(sink.api_calls(), 2);
+    // One DescribeTable, then only each item's last change was written.
+    assert_eq!(sink.api_calls(), 1 + 2);
 }
 
 #[tokio::test]
@@ -160,6 +160,61 @@ async fn replica_ignores_older_versions_so_replays_and_late_snapshots_converge()
         .failures
         .is_empty());
     assert_eq!(n(&f.get(&table, "a", "v0").await.unwrap(), "n"), "99");
+}
+
+/// `rec` with the creation time of record `second_of`: changes within one second share a
+/// `document_version`.
+fn rec_at(second_of: u64, seq: u64, event: &str, pk: &str, value: u64) -> String {
+    let mut record: serde_json::Value =
+        serde_json::from_str(&rec("src", seq, event, pk, value)).expect("test record");
+    record["dynamodb"]["ApproximateCreationDateTime"] =
+        serde_json::from_str(&rec("src", second_of, event, pk, value))
+            .map(|r: serde_json::Value| r["dynamodb"]["ApproximateCreationDateTime"].clone())
+            .expect("test record");
+    record.to_string()
+}
+
+#[tokio::test]
+async fn replica_breaks_ties_by_sequence_number() {
+    let f = fixture();
+    let table = f.table("pk", Some("sk")).await;
+    let sink = f.sink(&format!("dynamodb://{table}")).await;
+    let write = |raw: Vec<String>| {
+        let sink = &sink;
+        async move {
+            let report = sink.write(&changes(&raw), deadline()).await;
+            assert!(report.failures.is_empty(), "{report:?}");
+        }
+    };
+    // The newer of two same-second changes is written; the older one, abandoned by an earlier
+    // invocation at its deadline, lands on the server afterwards.
+    write(vec![rec_at(20, 21, "MODIFY", "a", 21)]).await;
+    write(vec![rec_at(20, 20, "MODIFY", "a", 20)]).await;
+    assert_eq!(n(&f.get(&table, "a", "v0").await.unwrap(), "n"), "21");
+    // Likewise a delete followed, in the same second, by nothing older may come back.
+    write(vec![rec_at(30, 31, "REMOVE", "b", 0)]).await;
+    write(vec![rec_at(30, 30, "INSERT", "b", 30)]).await;
+    let b = f.get(&table, "b", "v0").await.unwrap();
+    assert_eq!(b.get("_cdc_deleted"), Some(&AttributeValue::Bool(true)));
+    // An item written before sequence numbers were kept loses to an equal version.
+    let version = changes(&[rec("src", 40, "MODIFY", "c", 1)])[0].version;
+    f.client
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("c".into()))
+        .item("sk", AttributeValue::S("v0".into()))
+        .item("n", AttributeValue::N("0".into()))
+        .item("_cdc_version", AttributeValue::N(version.to_string()))
+        .send()
+        .await
+        .unwrap();
+    write(vec![rec("src", 40, "MODIFY", "c", 40)]).await;
+    let c = f.get(&table, "c", "v0").await.unwrap();
+    assert_eq!(n(&c, "n"), "40");
+    assert_eq!(
+        c.get("_cdc_sequence"),
+        Some(&AttributeValue::S(format!("{:0>40}", 40)))
+    );
 }
 
 #[tokio::test]
@@ -277,25 +332,70 @@ async fn a_missing_table_fails_every_record_for_retry() {
 #[tokio::test]
 async fn a_destination_with_the_wrong_key_schema_is_retried_not_dead_lettered() {
     let f = fixture();
-    for (mode, key) in [("replica", "id"), ("batch", "id"), ("history", "id")] {
-        // Every record would fail alike: an operator fixes the table, the records wait.
-        let table = f.table(key, None).await;
-        let sink = f.sink(&format!("dynamodb://{table}?mode={mode}")).await;
+    // `pk` alone for a `pk`+`sk` source: DynamoDB would accept every write and collapse the
+    // items that share a partition key. `id`: every write would fail alike.
+    for (mode, pk, sk) in [
+        ("replica", "pk", None),
+        ("batch", "pk", None),
+        ("replica", "id", None),
+        ("batch", "id", None),
+        ("history", "id", None),
+        ("history", "primary_key", None),
+        ("replica", "pk", Some("other")),
+    ] {
+        let table = f.table(pk, sk).await;
+        let url = format!("dynamodb://{table}?mode={mode}");
+        let sink = f.sink(&url).await;
         let raw = vec![
             rec("src", 1, "INSERT", "a", 1),
-            rec("src", 2, "INSERT", "b", 2),
+            stream_record_json(
+                "src",
+                2,
+                "INSERT",
+                "a",
+                "v1",
+                Some(image("a", "v1", 2, "x")),
+            ),
         ];
         let report = sink.write(&changes(&raw), deadline()).await;
-        assert_eq!(report.failures.len(), 2, "{mode}: {report:?}");
+        let case = format!("{mode} keyed {pk} {sk:?}");
+        assert_eq!(report.failures.len(), 2, "{case}: {report:?}");
         assert!(
             report
                 .failures
                 .iter()
                 .all(|f| f.kind == FailureKind::Retryable),
-            "{mode}: {:?}",
-            report.failures[0].error.to_string()
+            "{case}"
         );
+        let message = report.failures[0].error.to_string();
+        let expected = if mode == "history" {
+            r#"HASH "primary_key", RANGE "change""#
+        } else {
+            r#"HASH "pk", RANGE "sk""#
+        };
+        assert!(
+            message.contains(&url) && message.contains(&table) && message.contains(expected),
+            "{case}: {message}"
+        );
+        assert!(f.scan(&table).await.is_empty(), "{case}: nothing written");
     }
+}
+
+#[tokio::test]
+async fn a_matching_destination_is_described_once() {
+    let f = fixture();
+    let table = f.table("pk", Some("sk")).await;
+    let sink = f.sink(&format!("dynamodb://{table}")).await;
+    for seq in 1..=2 {
+        let raw = vec![rec("src", seq, "INSERT", "a", seq)];
+        assert!(sink
+            .write(&changes(&raw), deadline())
+            .await
+            .failures
+            .is_empty());
+    }
+    // DescribeTable once, then one PutItem per write.
+    assert_eq!(sink.api_calls(), 3);
 }
 
 #[tokio::test]
@@ -401,7 +501,11 @@ async fn batch_mode_fills_calls_and_keeps_the_last_change_per_key() {
         .await
         .failures
         .is_empty());
-    assert_eq!(sink.api_calls(), 40, "25 requests per BatchWriteItem call");
+    assert_eq!(
+        sink.api_calls(),
+        1 + 40,
+        "one DescribeTable, then 25 requests per BatchWriteItem call"
+    );
     let raw = vec![
         rec("src", 2000, "MODIFY", "k1", 7),
         rec("src", 2001, "MODIFY", "k1", 8),

@@ -108,6 +108,7 @@ pub fn live_items(replica: Vec<CanonicalItem>) -> Vec<CanonicalItem> {
         .filter(|item| !item.contains_key("_cdc_deleted"))
         .map(|mut item| {
             item.remove("_cdc_version");
+            item.remove("_cdc_sequence");
             item
         })
         .collect();

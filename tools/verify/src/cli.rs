@@ -18,7 +18,7 @@ Usage:
 Targets (at least one; both are checked in one pass over the source):
   --replica TABLE               a table written by the dynamodb:// sink
   --replica-mode replica|batch  how the sink wrote it (default replica: items carry
-                                _cdc_version, which is ignored, and tombstones with
+                                _cdc_version and _cdc_sequence, which are ignored, and tombstones with
                                 _cdc_deleted = true are not live items; batch: plain copies)
   --opensearch URL              an index written by the opensearch:// sink:
                                 http(s)://HOST[:PORT]/INDEX (the sink's

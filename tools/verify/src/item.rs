@@ -21,6 +21,8 @@ pub type Fingerprint = [u8; 16];
 
 /// The attribute the `dynamodb://` sink's replica mode adds to every item it writes.
 pub const VERSION: &str = "_cdc_version";
+/// The stream sequence number the replica mode keeps beside the version (ties within a second).
+pub const SEQUENCE: &str = "_cdc_sequence";
 /// Marks a replica item as a tombstone (a delete, kept so a late snapshot copy cannot revive it).
 pub const DELETED: &str = "_cdc_deleted";
 /// When DynamoDB's TTL may remove a tombstone.
@@ -29,7 +31,7 @@ pub const EXPIRES_AT: &str = "_cdc_expires_at";
 /// How the replica was written by the `dynamodb://` sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReplicaMode {
-    /// `mode=replica` (the default): items carry `_cdc_version`; deletes leave tombstones
+    /// `mode=replica` (the default): items carry `_cdc_version` and `_cdc_sequence`; deletes leave tombstones
     /// (`_cdc_deleted = true`) unless `tombstones=false`.
     #[default]
     Replica,
@@ -42,7 +44,7 @@ impl ReplicaMode {
     /// comparison on both sides (the sink overwrites a source attribute of that name anyway).
     pub fn bookkeeping(self) -> &'static [&'static str] {
         match self {
-            ReplicaMode::Replica => &[VERSION],
+            ReplicaMode::Replica => &[VERSION, SEQUENCE],
             ReplicaMode::Batch => &[],
         }
     }

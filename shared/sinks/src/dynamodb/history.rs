@@ -22,7 +22,7 @@ pub(super) async fn write(
 /// `change` sorts by version, then by sequence number (both zero-padded).
 pub(crate) fn change_id(record: &ChangeRecord<'_>) -> String {
     match &record.sequence_number {
-        Some(seq) => format!("{:020}#{seq:0>40}", record.version),
+        Some(_) => format!("{:020}#{}", record.version, super::padded_sequence(record)),
         None => format!("{:020}#export", record.version),
     }
 }

@@ -3,17 +3,20 @@
 //! source table to its own destination.
 //!
 //! **Replica** (`mode=replica`): one item per source item, written with `PutItem` only if its
-//! `document_version` is at least the stored one (`attribute_not_exists(_cdc_version) OR
-//! _cdc_version <= :v`). A REMOVE writes a *tombstone* (the keys, `_cdc_version`,
+//! `document_version` is newer than the stored one, or equal with a sequence number
+//! (`_cdc_sequence`, zero-padded) at least the stored one. A REMOVE writes a *tombstone* (the keys, `_cdc_version`,
 //! `_cdc_deleted = true`, `_cdc_expires_at` = now + `tombstone_ttl_days`) instead of deleting,
 //! so a late snapshot copy of a deleted item (older version) cannot bring it back; enable TTL
 //! on `_cdc_expires_at` to have DynamoDB remove tombstones. So the replica holds: every live
-//! source item with its attributes as in the source plus `_cdc_version`, and tombstones for
+//! source item with its attributes as in the source plus `_cdc_version` and `_cdc_sequence`, and tombstones for
 //! recent deletes. `tombstones=false` deletes with a conditional `DeleteItem` instead (no
 //! protection against a late snapshot). Within a batch only each item's last change is
 //! written: the earlier ones would be overwritten anyway. (So when that last change is rejected
 //! for good — an item over 400 KB — it goes whole to the dead-letter queue and the item keeps
 //! its state from before the batch.)
+//!
+//! Before the first write to a destination table its key schema is checked with
+//! `DescribeTable` (see [`destination`]): a mismatch is retried, never written.
 //!
 //! **History** (`mode=history`): every change is its own item, keyed by `primary_key` (S,
 //! partition key) and `change` (S, sort key: zero-padded `document_version`, `#`, zero-padded
@@ -28,6 +31,7 @@
 
 mod batch_write;
 mod convert;
+mod destination;
 mod history;
 mod replica;
 
@@ -45,6 +49,7 @@ use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 
 pub use convert::SdkItem;
+pub use destination::DestinationError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -95,6 +100,7 @@ impl DynamoDbConfig {
             client: aws_sdk_dynamodb::Client::new(aws.config().await),
             config: self.clone(),
             calls: Calls::default(),
+            checked: destination::Checked::default(),
         }
     }
 }
@@ -104,6 +110,7 @@ pub struct DynamoDbSink {
     client: aws_sdk_dynamodb::Client,
     config: DynamoDbConfig,
     calls: Calls,
+    checked: destination::Checked,
 }
 
 #[async_trait]
@@ -113,6 +120,9 @@ impl Sink for DynamoDbSink {
     }
 
     async fn write(&self, records: &[ChangeRecord<'_>], deadline: Instant) -> WriteReport {
+        if let Err(report) = destination::check(self, records, deadline).await {
+            return report;
+        }
         match self.config.mode {
             Mode::Replica => replica::write(self, records, deadline).await,
             Mode::History => history::write(self, records, deadline).await,
@@ -162,6 +172,15 @@ fn document_item(record: &ChangeRecord<'_>) -> Result<Option<SdkItem>, Failure> 
     };
     let item = document.item().map_err(|e| permanent(0, e))?;
     convert::item(&item).map(Some).map_err(|e| permanent(0, e))
+}
+
+/// The stream sequence number zero-padded to 40 digits (text order is number order), or all
+/// zeros for an export item.
+fn padded_sequence(record: &ChangeRecord<'_>) -> String {
+    format!(
+        "{:0>40}",
+        record.sequence_number.as_deref().unwrap_or_default()
+    )
 }
 
 fn key_item(record: &ChangeRecord<'_>) -> Result<SdkItem, Failure> {

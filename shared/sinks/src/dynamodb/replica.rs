@@ -13,11 +13,19 @@ use crate::retry::failure;
 use crate::sink::{DeadlineExceeded, Failure, FailureKind, NoNewImage, WriteReport};
 
 pub(crate) const VERSION: &str = "_cdc_version";
+/// The change's stream sequence number, zero-padded to 40 digits so that text order is number
+/// order; all zeros for export items (a stream change of the same version is newer).
+pub(crate) const SEQUENCE: &str = "_cdc_sequence";
 pub(crate) const DELETED: &str = "_cdc_deleted";
 pub(crate) const EXPIRES_AT: &str = "_cdc_expires_at";
 
-/// Newer or equal versions win; an item without a version (written by someone else) loses.
-const NEWER_OR_EQUAL: &str = "attribute_not_exists(#v) OR #v <= :v";
+/// Newer versions win; between equal versions (changes within one second share one) the
+/// later sequence number wins, so a write abandoned at a deadline that lands after a newer
+/// same-second change cannot undo it. The same change again is rewritten (replays are
+/// idempotent). An item without a version (written by someone else) loses; one without a
+/// sequence (written by a release before it was kept) loses to an equal version.
+const NEWER: &str =
+    "attribute_not_exists(#v) OR #v < :v OR (#v = :v AND (attribute_not_exists(#s) OR #s <= :s))";
 
 pub(super) async fn write(
     sink: &DynamoDbSink,
@@ -48,6 +56,7 @@ pub(super) async fn write(
 async fn put(sink: &DynamoDbSink, record: &ChangeRecord<'_>) -> Result<(), Failure> {
     NoNewImage::check(0, record)?;
     let version = AttributeValue::N(record.version.to_string());
+    let sequence = AttributeValue::S(super::padded_sequence(record));
     let table = sink.table_for(record);
     let item = match (record.action, sink.config.tombstones) {
         (Action::Index, _) => document_item(record)?.unwrap_or_default(),
@@ -67,9 +76,11 @@ async fn put(sink: &DynamoDbSink, record: &ChangeRecord<'_>) -> Result<(), Failu
                 .delete_item()
                 .table_name(table)
                 .set_key(Some(key_item(record)?))
-                .condition_expression(NEWER_OR_EQUAL)
+                .condition_expression(NEWER)
                 .expression_attribute_names("#v", VERSION)
+                .expression_attribute_names("#s", SEQUENCE)
                 .expression_attribute_values(":v", version)
+                .expression_attribute_values(":s", sequence)
                 .send()
                 .await;
             return unless_stale(deleted);
@@ -82,15 +93,18 @@ async fn put(sink: &DynamoDbSink, record: &ChangeRecord<'_>) -> Result<(), Failu
         .table_name(table)
         .set_item(Some(item))
         .item(VERSION, version.clone())
-        .condition_expression(NEWER_OR_EQUAL)
+        .item(SEQUENCE, sequence.clone())
+        .condition_expression(NEWER)
         .expression_attribute_names("#v", VERSION)
+        .expression_attribute_names("#s", SEQUENCE)
         .expression_attribute_values(":v", version)
+        .expression_attribute_values(":s", sequence)
         .send()
         .await;
     unless_stale(put)
 }
 
-/// A failed condition means a newer (or equal) version is already stored: the outcome we want.
+/// A failed condition means a newer change (or the same one) is already stored: the outcome we want.
 fn unless_stale<T, E>(result: Result<T, E>) -> Result<(), Failure>
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
