@@ -8,9 +8,7 @@ use std::borrow::Cow;
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
-use cdc_record::{
-    ion_line_to_json, map_export_line, ExportSource, KeyError, MappingOptions, Reason, Source,
-};
+use cdc_record::{ion_line_to_json, map_export_line, ExportSource, MappingOptions, Reason, Source};
 use cdc_sinks::{deliver, DeadLetter, DeadLetterQueue, FanOut, MappedBatch};
 use tokio::sync::mpsc;
 use tokio::time::{timeout_at, Instant};
@@ -187,8 +185,9 @@ impl Loader<'_> {
                         batch.positions.push(position);
                     }
                     Err(e) => {
-                        without_key +=
-                            usize::from(matches!(e.reason, Reason::Key(KeyError::Missing(_))));
+                        without_key += usize::from(
+                            matches!(&e.reason, Reason::Key(k) if k.is_schema_mismatch()),
+                        );
                         batch
                             .letters
                             .push((position, letter(work, text, e.to_string())));

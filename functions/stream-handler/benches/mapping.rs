@@ -81,7 +81,7 @@ fn floor(payload: &[u8]) -> usize {
 
 fn ours(payload: &[u8], schemas: &HashMap<String, Arc<KeySchema>>) -> usize {
     let event = StreamEvent::parse(payload).expect("valid");
-    let mapped = batch::map(
+    let (mapped, _) = batch::map(
         event.records,
         &event.raws,
         schemas,
@@ -155,7 +155,7 @@ fn phases(payload: &[u8], schemas: &HashMap<String, Arc<KeySchema>>) {
         let t = Instant::now();
         let event = StreamEvent::parse(payload).expect("valid");
         let t1 = Instant::now();
-        let mapped = batch::map(
+        let (mapped, _) = batch::map(
             event.records,
             &event.raws,
             schemas,

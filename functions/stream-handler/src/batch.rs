@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use cdc_record::{KeySchema, MapError, MappingOptions, RecordId, Source, StreamRecord};
+use cdc_record::{KeySchema, MapError, MappingOptions, Reason, RecordId, Source, StreamRecord};
 use cdc_sinks::{DeadLetter, MappedBatch};
 
 /// The tables the parsed records come from (one, for a stream's event source mapping).
@@ -16,13 +16,23 @@ pub fn tables<'a>(parsed: &[Result<StreamRecord<'a>, MapError>]) -> BTreeSet<Str
         .collect()
 }
 
+/// A record whose `Keys` do not fit its table's key schema (an attribute missing or one too
+/// many). When no record of a batch fits, the schema is wrong, not the records.
+#[derive(Debug)]
+pub struct KeyMismatch {
+    pub table: String,
+    /// The first such record's error: names attributes, never values.
+    pub example: MapError,
+}
+
 /// Maps every parsed record; `schemas` must hold every table of [`tables`].
 pub fn map<'a>(
     parsed: Vec<Result<StreamRecord<'a>, MapError>>,
     raws: &[&'a str],
     schemas: &HashMap<String, Arc<KeySchema>>,
     options: &MappingOptions,
-) -> MappedBatch<'a> {
+) -> (MappedBatch<'a>, Option<KeyMismatch>) {
+    let mut mismatch = None;
     let mut batch = MappedBatch {
         changes: Vec::with_capacity(parsed.len()),
         positions: Vec::with_capacity(parsed.len()),
@@ -47,10 +57,20 @@ pub fn map<'a>(
                 batch.positions.push(index);
             }
             Ok(None) => batch.filtered += 1,
-            Err(error) => batch.letters.push((index, unmappable(raw, error, table))),
+            Err(error) => {
+                if let (None, Reason::Key(key), Some(table)) = (&mismatch, &error.reason, &table) {
+                    if key.is_schema_mismatch() {
+                        mismatch = Some(KeyMismatch {
+                            table: table.to_string(),
+                            example: error.clone(),
+                        });
+                    }
+                }
+                batch.letters.push((index, unmappable(raw, error, table)))
+            }
         }
     }
-    batch
+    (batch, mismatch)
 }
 
 fn unmappable<'a>(raw: &'a str, error: MapError, table: Option<Cow<'a, str>>) -> DeadLetter<'a> {

@@ -8,7 +8,7 @@ use cdc_lambda::{
     now_ms, AwsContext, BatchResponse, ErrorType, Function, FunctionSettings, Invocation,
     ItemFailure, KeySchemaError, KeySchemas,
 };
-use cdc_record::{sequence_number_of, EventError, MappingOptions, StreamEvent};
+use cdc_record::{sequence_number_of, EventError, KeySchema, MappingOptions, StreamEvent};
 use cdc_sinks::{deliver, DeadLetterQueue, Delivery, FanOut, MappedBatch};
 use cdc_telemetry::{names, Metrics, Unit};
 use tokio::time::Instant;
@@ -23,6 +23,13 @@ pub enum HandlerError {
     Event(#[from] EventError),
     #[error(transparent)]
     KeySchema(#[from] KeySchemaError),
+    #[error("table {table}: no record of the batch fits the key schema {schema} ({example}); DescribeTable: {described}. The batch is retried until CDC_KEY_SCHEMA is corrected")]
+    KeySchemaMismatch {
+        table: String,
+        schema: String,
+        example: String,
+        described: String,
+    },
     #[error("record {index} of the batch must be retried ({reason}), but no record up to it has a readable SequenceNumber to report")]
     Unreportable { index: usize, reason: String },
 }
@@ -32,6 +39,7 @@ impl ErrorType for HandlerError {
         match self {
             HandlerError::Event(_) => "InvalidPayload",
             HandlerError::KeySchema(_) => "KeySchemaUnavailable",
+            HandlerError::KeySchemaMismatch { .. } => "KeySchemaMismatch",
             HandlerError::Unreportable { .. } => "UnreportableFailure",
         }
     }
@@ -83,7 +91,10 @@ impl StreamHandler {
             let schema = self.key_schemas.get(&table, stop_at).await?;
             schemas.insert(table, schema);
         }
-        let mut mapped = batch::map(records, &raws, &schemas, &self.mapping);
+        let (mut mapped, mismatch) = batch::map(records, &raws, &schemas, &self.mapping);
+        if let (true, Some(mismatch)) = (mapped.changes.is_empty(), mismatch) {
+            return Err(self.key_schema_mismatch(mismatch, &schemas, stop_at).await);
+        }
         let delivery = deliver(
             &self.sinks,
             self.dead_letters.as_ref(),
@@ -94,6 +105,28 @@ impl StreamHandler {
         let metrics = self.metrics(&mapped, &delivery, raws.len());
         let response = self.response(&raws, delivery.first_failure)?;
         Ok(Invocation { response, metrics })
+    }
+
+    /// No record fits the key schema: a configuration error (retried, never dead-lettered),
+    /// explained with the table's own schema where DescribeTable is permitted.
+    async fn key_schema_mismatch(
+        &self,
+        mismatch: batch::KeyMismatch,
+        schemas: &HashMap<String, Arc<KeySchema>>,
+        stop_at: Instant,
+    ) -> HandlerError {
+        let described = match self.key_schemas.describe(&mismatch.table, stop_at).await {
+            Ok(found) => format!("the table's key is {}", found.setting()),
+            Err(e) => e.reason,
+        };
+        HandlerError::KeySchemaMismatch {
+            schema: schemas
+                .get(&mismatch.table)
+                .map_or_else(|| "(none)".to_owned(), |s| s.setting()),
+            table: mismatch.table,
+            example: mismatch.example.to_string(),
+            described,
+        }
     }
 
     fn metrics(&self, mapped: &MappedBatch<'_>, delivery: &Delivery<'_>, total: usize) -> Metrics {

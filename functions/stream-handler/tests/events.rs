@@ -91,7 +91,7 @@ fn every_sample_event_round_trips_exactly() {
         let text = std::fs::read(&file).unwrap();
         let event = StreamEvent::parse(&text).unwrap();
         let raws = event.raws.clone();
-        let mapped = batch::map(event.records, &raws, &schemas, &MappingOptions::default());
+        let (mapped, _) = batch::map(event.records, &raws, &schemas, &MappingOptions::default());
         let malformed = file.ends_with("stream-malformed.json");
         assert_eq!(mapped.letters.len(), usize::from(malformed), "{file:?}");
         assert_eq!(mapped.changes.len() + mapped.letters.len(), raws.len());
@@ -134,7 +134,7 @@ fn every_sample_event_round_trips_exactly() {
 fn the_ttl_sample_flags_only_the_service_delete() {
     let text = std::fs::read(events_dir().join("stream-ttl-delete.json")).unwrap();
     let event = StreamEvent::parse(&text).unwrap();
-    let mapped = batch::map(
+    let (mapped, _) = batch::map(
         event.records,
         &event.raws,
         &schemas(),

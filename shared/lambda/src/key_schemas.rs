@@ -48,13 +48,7 @@ impl KeySchemas {
         if let Some(schema) = self.known.lock().await.get(table) {
             return Ok(schema.clone());
         }
-        let described = timeout_at(stop_at, self.describe(table))
-            .await
-            .map_err(|_| KeySchemaError {
-                table: table.to_owned(),
-                reason: "no answer from DescribeTable before the invocation's deadline".into(),
-            })?;
-        let schema = Arc::new(described?);
+        let schema = Arc::new(self.describe(table, stop_at).await?);
         self.known
             .lock()
             .await
@@ -62,7 +56,21 @@ impl KeySchemas {
         Ok(schema)
     }
 
-    async fn describe(&self, table: &str) -> Result<KeySchema, KeySchemaError> {
+    /// The table's key schema as `DescribeTable` gives it now (not cached), by `stop_at`.
+    pub async fn describe(
+        &self,
+        table: &str,
+        stop_at: Instant,
+    ) -> Result<KeySchema, KeySchemaError> {
+        timeout_at(stop_at, self.describe_now(table))
+            .await
+            .map_err(|_| KeySchemaError {
+                table: table.to_owned(),
+                reason: "no answer from DescribeTable before the invocation's deadline".into(),
+            })?
+    }
+
+    async fn describe_now(&self, table: &str) -> Result<KeySchema, KeySchemaError> {
         let fail = |reason: String| KeySchemaError {
             table: table.to_owned(),
             reason,

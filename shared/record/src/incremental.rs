@@ -61,7 +61,7 @@ pub(crate) fn map<'a>(
     };
     let write_ms = write_time_ms(&parts.write_micros)?;
     let key_attributes = transcode::key_attributes(parts.keys, "Keys")?;
-    let key = source.key_schema.key_of(&key_attributes)?;
+    let key = source.key_schema.key_of_keys(&key_attributes)?;
     // As a stream REMOVE: no document, or the old image (the keys when there is none).
     let (action, document) = match parts.new_image {
         Some(image) => (Action::Index, Some(image.into_document("NewImage")?)),

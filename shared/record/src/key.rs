@@ -18,6 +18,17 @@ pub enum KeyError {
     Missing(String),
     #[error("key attribute {name:?} has type {found}; keys are S, N or B")]
     Type { name: String, found: &'static str },
+    #[error("the record's Keys hold attribute {0:?}, which the key schema does not name")]
+    Unexpected(String),
+}
+
+impl KeyError {
+    /// The key schema does not fit the item (an attribute missing or one too many), as
+    /// opposed to a key value of the wrong type. When no record of a batch fits, the schema
+    /// is not the table's: a configuration error, not bad records.
+    pub fn is_schema_mismatch(&self) -> bool {
+        matches!(self, KeyError::Missing(_) | KeyError::Unexpected(_))
+    }
 }
 
 /// The rendered key of one item.
@@ -32,6 +43,14 @@ pub struct PrimaryKey<'a> {
 }
 
 impl KeySchema {
+    /// As `CDC_KEY_SCHEMA` writes it for one table: `PARTITION_KEY[:SORT_KEY]`.
+    pub fn setting(&self) -> String {
+        match &self.sort_key {
+            Some(sort) => format!("{}:{sort}", self.partition_key),
+            None => self.partition_key.clone(),
+        }
+    }
+
     /// The key attribute names (the partition key twice when there is no sort key).
     pub fn names(&self) -> [&str; 2] {
         [
@@ -68,6 +87,22 @@ impl KeySchema {
             sort_key,
             attributes: Item(attributes),
         })
+    }
+
+    /// Renders the key from a record's `Keys`, which hold exactly the table's key attributes:
+    /// one the schema does not name means the schema is not the table's (a sort key left out
+    /// would merge every item of a partition into one).
+    pub fn key_of_keys<'a>(&self, keys: &Item<'a>) -> Result<PrimaryKey<'a>, KeyError> {
+        let key = self.key_of(keys)?;
+        let names = self.names();
+        match keys
+            .0
+            .iter()
+            .find(|(name, _)| !names.contains(&name.as_str()))
+        {
+            Some((name, _)) => Err(KeyError::Unexpected(name.as_str().to_owned())),
+            None => Ok(key),
+        }
     }
 
     fn find<'i, 'a>(
@@ -114,6 +149,18 @@ fn escape<'a>(component: &Cow<'a, str>) -> Cow<'a, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_must_hold_exactly_the_schema_attributes() {
+        let keys = item(r#"{"pk":{"S":"a"},"sk":{"S":"b"}}"#);
+        assert!(schema("pk", Some("sk")).key_of_keys(&keys).is_ok());
+        assert!(schema("sk", Some("pk")).key_of_keys(&keys).is_ok());
+        let error = schema("pk", None).key_of_keys(&keys).unwrap_err();
+        assert_eq!(error, KeyError::Unexpected("sk".into()));
+        assert!(error.is_schema_mismatch());
+        // A whole item may hold more than its keys.
+        assert!(schema("pk", None).key_of(&keys).is_ok());
+    }
 
     fn item(json: &str) -> Item<'_> {
         serde_json::from_str(json).unwrap()

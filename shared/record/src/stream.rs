@@ -103,7 +103,9 @@ impl<'a> StreamRecord<'a> {
             .keys
             .ok_or_else(|| fail(Reason::Missing("dynamodb.Keys")))?;
         let key_attributes = transcode::key_attributes(keys, "dynamodb.Keys").map_err(fail)?;
-        let key = schema.key_of(&key_attributes).map_err(|e| fail(e.into()))?;
+        let key = schema
+            .key_of_keys(&key_attributes)
+            .map_err(|e| fail(e.into()))?;
         // Without the image it wants (KEYS_ONLY, or OLD_IMAGE for a new image), the document is the keys.
         let image = |image: Option<Image<'a>>, location| match image {
             Some(image) => image.into_document(location).map_err(fail),

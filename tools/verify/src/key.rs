@@ -98,6 +98,8 @@ impl TableKey {
             .map_err(|e| match e {
                 cdc_record::KeyError::Missing(name) => KeyError::Missing(name),
                 cdc_record::KeyError::Type { name, found } => KeyError::Type { name, found },
+                // Only `key_of_keys` reports attributes beyond the schema's.
+                cdc_record::KeyError::Unexpected(name) => KeyError::Missing(name),
             })?;
         Ok(key.primary_key.into_owned())
     }
