@@ -1,5 +1,6 @@
-//! `cdc-verify` against an index written by the real `opensearch://` sink into a minimal
-//! in-test OpenSearch (`support::search`), with the source in DynamoDB Local.
+//! `cdc-verify` against an index written by the real `opensearch://` sink into the in-test
+//! OpenSearch (`cdc_testkit::opensearch`, which keeps each `_source` as the exact text
+//! written), with the source in DynamoDB Local.
 //!
 //! Run with `scripts/emulators.sh cargo test -p cdc-verify`.
 
@@ -8,11 +9,11 @@ mod support;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use cdc_testkit::items::scan_all;
+use cdc_testkit::opensearch::FakeOpenSearch;
 use cdc_verify::{
     expected_document, verify, OpenSearchAuth, OpenSearchTarget, Options, ReplicaMode, SdkItem,
     Target, VerifyError,
 };
-use support::search::FakeSearch;
 use support::*;
 
 const INDEX: &str = "orders";
@@ -72,14 +73,14 @@ async fn an_index_written_by_the_sink_is_equal_then_each_fault_is_found() {
     let schema = key_schema(&shape);
     let lines = export_lines(&items);
     let records = export_changes(&lines, &source, &schema);
-    let search = FakeSearch::start().await;
-    write_through(&search.sink_url(INDEX), &records).await;
-    assert_eq!(search.len(INDEX), 43);
+    let search = FakeOpenSearch::start().await;
+    write_through(&search.url(INDEX), &records).await;
+    assert_eq!(search.count(INDEX), 43);
     let replica = empty_table(&client, &shape, "verify-replica").await;
     write_through(&format!("dynamodb://{replica}"), &records).await;
 
     // Both targets in one pass over the source; 40 reads/s means pages of 10 documents.
-    let target = OpenSearchTarget::parse(&search.url(INDEX), OpenSearchAuth::None).unwrap();
+    let target = OpenSearchTarget::parse(&search.http_url(INDEX), OpenSearchAuth::None).unwrap();
     let options = Options {
         max_reads_per_second: 40,
         ..Options::new(&source)
@@ -92,17 +93,21 @@ async fn an_index_written_by_the_sink_is_equal_then_each_fault_is_found() {
     assert_eq!(
         report.targets[1].target,
         Target::Opensearch {
-            index: search.url(INDEX),
+            index: search.http_url(INDEX),
             documents: 43
         }
     );
     assert_eq!(report.targets[1].outcome.equal_items, 43);
-    let scroll_pages = search
-        .requests()
+    let requests: Vec<String> = search
+        .received()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect();
+    let scroll_pages = requests
         .iter()
         .filter(|r| r.starts_with("POST /_search/scroll"))
         .count();
-    assert!(scroll_pages >= 4, "{:?}", search.requests());
+    assert!(scroll_pages >= 4, "{requests:?}");
     assert_eq!(search.open_scrolls(), 0, "scroll contexts are cleared");
 
     let by_pk =
@@ -138,7 +143,7 @@ async fn an_index_written_by_the_sink_is_equal_then_each_fault_is_found() {
     let reordered = expected_document(&reordered, &source, &schema).unwrap();
     assert_ne!(
         Some(&reordered.json),
-        search.source(INDEX, "sets|1").as_ref()
+        search.source_text(INDEX, "sets|1").as_ref()
     );
     search.put(INDEX, "sets|1", &reordered.json);
 
@@ -172,8 +177,8 @@ async fn an_index_written_by_the_sink_is_equal_then_each_fault_is_found() {
 async fn a_missing_index_is_an_error_naming_it() {
     let client = client();
     let (source, _) = source_table(&client, &shape(("pk", 'S'), None), 2).await;
-    let search = FakeSearch::start().await;
-    let target = OpenSearchTarget::parse(&search.url("nope"), OpenSearchAuth::None).unwrap();
+    let search = FakeOpenSearch::start().await;
+    let target = OpenSearchTarget::parse(&search.http_url("nope"), OpenSearchAuth::None).unwrap();
     let err = verify(&client, &fast(Options::new(&source).opensearch(target)))
         .await
         .unwrap_err();

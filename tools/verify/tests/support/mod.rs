@@ -5,8 +5,6 @@
 // Each test file uses its own part of this module.
 #![allow(dead_code)]
 
-pub mod search;
-
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
