@@ -693,7 +693,9 @@ async fn basic_auth_comes_from_a_secrets_manager_secret() {
     })
     .await;
     let aws = AwsContext::with_config(cdc_testkit::moto());
-    let url = fake.url(&format!("orders?auth=basic&secret={secret}"));
+    let url = fake.url(&format!(
+        "orders?auth=basic&secret={secret}&insecure_basic_auth=true"
+    ));
     let sink = sink_with(&url, &aws).await;
     let raw = vec![change("orders", 1, "INSERT", "a", 1)];
 
@@ -720,6 +722,74 @@ async fn basic_auth_comes_from_a_secrets_manager_secret() {
     assert!(report.failures[0].error.to_string().contains("401"));
     let err = message(anonymous.delete_memory("orders", soon()).await);
     assert!(err.contains("HTTP status 401"), "{err}");
+}
+
+/// A rotated password is re-read on the cluster's 401, at most once a minute: the write that
+/// met the 401 is retried by Lambda and then succeeds; a second rotation within the minute is
+/// not re-read yet.
+#[tokio::test]
+async fn a_rotated_basic_auth_password_is_re_read_after_a_401() {
+    let client = aws_sdk_secretsmanager::Client::new(&cdc_testkit::moto());
+    let secret = create_secret(r#"{"username": "cdc", "password": "one"}"#).await;
+    let basic = |password: &str| Expect::Basic {
+        username: "cdc".into(),
+        password: password.into(),
+    };
+    let fake = FakeOpenSearch::start_expecting(basic("one")).await;
+    let aws = AwsContext::with_config(cdc_testkit::moto());
+    let url = fake.url(&format!(
+        "orders?auth=basic&secret={secret}&insecure_basic_auth=true"
+    ));
+    let sink = sink_with(&url, &aws).await;
+    let rotate = |password: &'static str| {
+        let (client, secret, fake) = (&client, &secret, &fake);
+        async move {
+            client
+                .put_secret_value()
+                .secret_id(secret)
+                .secret_string(format!(
+                    r#"{{"username": "cdc", "password": "{password}"}}"#
+                ))
+                .send()
+                .await
+                .unwrap();
+            fake.expect(basic(password));
+        }
+    };
+    let write = |seq: u64| {
+        let sink = &sink;
+        async move {
+            let raw = vec![change("orders", seq, "INSERT", "a", seq)];
+            failures(&sink.write(&changes(&raw), soon()).await)
+        }
+    };
+    assert_eq!(write(1).await, vec![]);
+    rotate("two").await;
+    assert_eq!(write(2).await, vec![(0, FailureKind::Retryable)], "401");
+    assert_eq!(write(2).await, vec![], "re-read after the 401");
+    rotate("three").await;
+    assert_eq!(write(3).await, vec![(0, FailureKind::Retryable)]);
+    assert_eq!(
+        write(3).await,
+        vec![(0, FailureKind::Retryable)],
+        "not re-read twice within the interval"
+    );
+}
+
+#[test]
+fn basic_auth_over_plain_http_is_refused_without_the_insecure_option() {
+    let err = SinkConfig::parse("opensearch+http://localhost:9200/orders?auth=basic&secret=s")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("clear text"), "{err}");
+    assert!(SinkConfig::parse(
+        "opensearch+http://localhost:9200/orders?auth=basic&secret=s&insecure_basic_auth=true"
+    )
+    .is_ok());
+    let err = SinkConfig::parse("opensearch+http://localhost:9200/orders?insecure_basic_auth=true")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("only for auth=basic"), "{err}");
 }
 
 #[tokio::test]
@@ -1212,7 +1282,7 @@ fn bad_urls_and_options_say_what_is_accepted() {
         ("opensearch+https://host/orders?max_bytes=10", "option max_bytes=\"10\" is not a whole number from 1024 to 104857600"),
         ("opensearch+https://host/orders?timeout_ms=soon", "option timeout_ms=\"soon\" is not a whole number from 100 to 900000"),
         ("opensearch+https://host/orders?concurrency=0", "option concurrency=\"0\" is not a whole number from 1 to 64"),
-        ("opensearch+https://host/orders?refresh=true", "unknown option \"refresh\"; accepted options: auth, service, region, secret, max_bytes, timeout_ms, concurrency"),
+        ("opensearch+https://host/orders?refresh=true", "unknown option \"refresh\"; accepted options: auth, service, region, secret, insecure_basic_auth, max_bytes, timeout_ms, concurrency"),
     ];
     for (url, expected) in cases {
         let text = error(url);

@@ -342,6 +342,11 @@ impl FakeOpenSearch {
             .insert(index.to_owned(), gc_deletes.map(str::to_owned));
     }
 
+    /// Requires `expect` from now on (a rotated password, say).
+    pub fn expect(&self, expect: Expect) {
+        self.state().expect = expect;
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.state().received.clone()
     }

@@ -2,9 +2,14 @@
 //! not at all, SigV4 with the function's AWS credentials (managed domains sign for service
 //! `es`, serverless collections for `aoss`), or HTTP basic auth with a user and password kept
 //! in a Secrets Manager secret. Every request goes through [`Auth::headers`], so all of them
-//! authenticate alike.
+//! authenticate alike. A 401 or 403 makes the next request resolve credentials afresh: SigV4
+//! credentials at once, the basic-auth secret at most once per [`SECRET_REREAD_INTERVAL`] (so a
+//! rotated password does not stall a warm function, and a wrong one does not hammer Secrets
+//! Manager).
 
 use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use aws_config::SdkConfig;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
@@ -76,8 +81,50 @@ pub(super) enum AuthError {
 /// Ready-to-use authentication.
 pub(super) enum Auth {
     None,
-    Basic(HeaderValue),
+    Basic(Box<Basic>),
     SigV4(Box<SigV4>),
+}
+
+/// How often a refused basic-auth password may be re-read from its secret.
+pub const SECRET_REREAD_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Basic auth from a Secrets Manager secret, re-read when the cluster refuses it.
+pub(super) struct Basic {
+    config: SdkConfig,
+    secret: String,
+    value: std::sync::Mutex<HeaderValue>,
+    /// When the secret was last re-read after a refusal.
+    reread_at: Mutex<Option<Instant>>,
+}
+
+impl Basic {
+    fn header(&self) -> HeaderValue {
+        self.value
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the secret again unless that was done within the interval.
+    async fn reread(&self) {
+        let mut reread_at = self.reread_at.lock().await;
+        if reread_at.is_some_and(|at| at.elapsed() < SECRET_REREAD_INTERVAL) {
+            return;
+        }
+        *reread_at = Some(Instant::now());
+        match basic_from_secret(&self.config, &self.secret).await {
+            Ok(value) => {
+                *self
+                    .value
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = value;
+                tracing::info!(secret = %self.secret, "the cluster refused the basic-auth credentials: re-read their secret");
+            }
+            Err(message) => {
+                tracing::warn!(secret = %self.secret, %message, "the cluster refused the basic-auth credentials, and their secret cannot be re-read");
+            }
+        }
+    }
 }
 
 impl Auth {
@@ -91,13 +138,21 @@ impl Auth {
                 SigV4::new(aws.config().await, *service, region.as_deref())
                     .map(|signer| Auth::SigV4(Box::new(signer)))
             }
-            AuthConfig::Basic { secret } => basic_from_secret(aws.config().await, secret)
-                .await
-                .map(Auth::Basic)
-                .map_err(|message| AuthSetupError::Secret {
+            AuthConfig::Basic { secret } => {
+                let config = aws.config().await.clone();
+                let value = basic_from_secret(&config, secret)
+                    .await
+                    .map_err(|message| AuthSetupError::Secret {
+                        secret: secret.clone(),
+                        message,
+                    })?;
+                Ok(Auth::Basic(Box::new(Basic {
+                    config,
                     secret: secret.clone(),
-                    message,
-                }),
+                    value: std::sync::Mutex::new(value),
+                    reread_at: Mutex::new(None),
+                })))
+            }
         }
     }
 
@@ -109,15 +164,17 @@ impl Auth {
     ) -> Result<Vec<(HeaderName, HeaderValue)>, AuthError> {
         match self {
             Auth::None => Ok(Vec::new()),
-            Auth::Basic(value) => Ok(vec![(AUTHORIZATION, value.clone())]),
+            Auth::Basic(basic) => Ok(vec![(AUTHORIZATION, basic.header())]),
             Auth::SigV4(signer) => signer.headers(request).await,
         }
     }
 
-    /// The server refused our credentials: resolve them afresh next time.
+    /// The server refused our credentials: resolve them afresh for the next request.
     pub(super) async fn refused(&self) {
-        if let Auth::SigV4(signer) = self {
-            *signer.cached.lock().await = None;
+        match self {
+            Auth::None => {}
+            Auth::Basic(basic) => basic.reread().await,
+            Auth::SigV4(signer) => *signer.cached.lock().await = None,
         }
     }
 }
@@ -236,7 +293,8 @@ struct BasicSecret {
     password: String,
 }
 
-/// Reads the secret once, at cold start, into an `Authorization: Basic ...` value.
+/// Reads the secret into an `Authorization: Basic ...` value (at cold start, and again when
+/// the cluster refuses it).
 async fn basic_from_secret(config: &SdkConfig, secret: &str) -> Result<HeaderValue, String> {
     let output = aws_sdk_secretsmanager::Client::new(config)
         .get_secret_value()

@@ -64,7 +64,10 @@
 //!   type (time-series collections do not accept custom `_id`s).
 //! - `region=` (sigv4): default the AWS configuration's region (`AWS_REGION`).
 //! - `secret=SECRET_ID` (basic, required): a Secrets Manager secret whose SecretString is
-//!   `{"username": ..., "password": ...}`, read once at cold start.
+//!   `{"username": ..., "password": ...}`, read at cold start and again (at most once a
+//!   minute) when the cluster answers 401 or 403, so a rotated password is picked up.
+//! - `insecure_basic_auth=true` (basic): allows basic auth over `opensearch+http://`, which
+//!   sends the password in clear text; refused without it. For local test clusters only.
 //! - `max_bytes=` bulk request size cap, default 5 MiB (managed domains accept 10 MiB or
 //!   more).
 //! - `timeout_ms=` per HTTP request, default 30000.
@@ -102,6 +105,7 @@ pub(crate) const OPTIONS: &[&str] = &[
     "service",
     "region",
     "secret",
+    "insecure_basic_auth",
     "max_bytes",
     "timeout_ms",
     "concurrency",
@@ -244,6 +248,7 @@ fn auth_options(
     let service = url.choice("service", &["es", "aoss"])?;
     let region = url.option("region");
     let secret = url.option("secret");
+    let insecure = url.choice("insecure_basic_auth", &["true", "false"])? == Some("true");
     let only = |option: &str, given: bool, auth: &str| {
         if given {
             Err(url.invalid(format!(
@@ -273,6 +278,13 @@ fn auth_options(
         "basic" => {
             only("service", service.is_some(), "sigv4")?;
             only("region", region.is_some(), "sigv4")?;
+            if scheme == "http" && !insecure {
+                return Err(url.invalid(
+                    "auth=basic over opensearch+http:// would send the password in clear text: \
+                     use opensearch+https:// (insecure_basic_auth=true allows it, for a local \
+                     test cluster only)",
+                ));
+            }
             match secret {
                 Some(secret) if !secret.is_empty() => Ok(AuthConfig::Basic { secret }),
                 _ => Err(url.invalid(
@@ -285,6 +297,7 @@ fn auth_options(
             only("service", service.is_some(), "sigv4")?;
             only("region", region.is_some(), "sigv4")?;
             only("secret", secret.is_some(), "basic")?;
+            only("insecure_basic_auth", insecure, "basic")?;
             Ok(AuthConfig::None)
         }
     }
