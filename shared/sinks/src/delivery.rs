@@ -4,6 +4,7 @@
 //! guarantee: nothing is acknowledged unless a sink or the dead-letter queue holds it whole.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use cdc_record::ChangeRecord;
 use tokio::time::Instant;
@@ -51,15 +52,22 @@ impl Delivery<'_> {
     }
 }
 
-/// Writes `batch` to every sink by `stop_at`, then dead-letters, in order, what cannot be
-/// written and comes before the first record some sink must retry.
+/// The most of the time left that the dead letters keep for themselves.
+const LETTERS_RESERVE: Duration = Duration::from_secs(2);
+
+/// Writes `batch` to every sink, then dead-letters, in order, what cannot be written and comes
+/// before the first record some sink must retry, all by `stop_at`. The sinks stop early enough
+/// for the letters to go out (a quarter of the time left, at most [`LETTERS_RESERVE`]):
+/// otherwise a sink retrying until `stop_at` would leave the letters no time, their records
+/// would be retried, and the shard would redo the same records every invocation.
 pub async fn deliver<'a>(
     sinks: &FanOut,
     dead_letters: &dyn DeadLetterQueue,
     batch: &mut MappedBatch<'a>,
     stop_at: Instant,
 ) -> Delivery<'a> {
-    let report = sinks.write(&batch.changes, stop_at).await;
+    let reserve = (stop_at.saturating_duration_since(Instant::now()) / 4).min(LETTERS_RESERVE);
+    let report = sinks.write(&batch.changes, stop_at - reserve).await;
     let mut first_failure = report
         .first_retryable
         .map(|(i, reason)| (batch.positions[i], reason));

@@ -1,5 +1,6 @@
 //! The fan-out merges per-sink reports: the lowest retryable record wins, permanent
-//! rejections before it become dead letters, and a sink past the deadline fails its batch.
+//! rejections before it become dead letters, and a sink past the deadline fails its batch;
+//! delivery leaves the dead letters time after the sinks.
 //! The sinks are in-test implementations of our own trait.
 
 use std::sync::Arc;
@@ -7,13 +8,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cdc_record::{ChangeRecord, KeySchema, MappingOptions, StreamRecord};
-use cdc_sinks::{Failure, FailureKind, FanOut, Sink, WriteReport};
+use cdc_sinks::{
+    deliver, DeadLetter, DeadLetterError, DeadLetterQueue, Failure, FailureKind, FanOut,
+    MappedBatch, Sink, WriteReport,
+};
 use tokio::time::Instant;
 
 struct Scripted {
     name: &'static str,
     failures: Vec<(usize, FailureKind)>,
     hang: bool,
+    /// Retries until the deadline it is given before it reports.
+    until_deadline: bool,
 }
 
 #[async_trait]
@@ -22,9 +28,12 @@ impl Sink for Scripted {
         self.name
     }
 
-    async fn write(&self, _records: &[ChangeRecord<'_>], _deadline: Instant) -> WriteReport {
+    async fn write(&self, _records: &[ChangeRecord<'_>], deadline: Instant) -> WriteReport {
         if self.hang {
             std::future::pending::<()>().await;
+        }
+        if self.until_deadline {
+            tokio::time::sleep_until(deadline).await;
         }
         WriteReport {
             failures: self
@@ -71,6 +80,7 @@ fn sink(name: &'static str, failures: Vec<(usize, FailureKind)>) -> Box<dyn Sink
         name,
         failures,
         hang: false,
+        until_deadline: false,
     })
 }
 
@@ -118,6 +128,7 @@ async fn a_sink_still_writing_at_the_deadline_fails_the_whole_batch() {
             name: "slow",
             failures: vec![],
             hang: true,
+            until_deadline: false,
         }),
     ]);
     let report = fan_out
@@ -129,4 +140,51 @@ async fn a_sink_still_writing_at_the_deadline_fails_the_whole_batch() {
         reason.starts_with("sink slow: stopped before the invocation's deadline"),
         "{reason}"
     );
+}
+
+/// An in-memory dead-letter queue whose every send takes 100 ms.
+#[derive(Default)]
+struct SlowQueue(std::sync::Mutex<Vec<String>>);
+
+#[async_trait]
+impl DeadLetterQueue for SlowQueue {
+    fn name(&self) -> &str {
+        "slow"
+    }
+
+    async fn send(
+        &self,
+        letters: &[DeadLetter<'_>],
+        _deadline: Instant,
+    ) -> Result<(), DeadLetterError> {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut held = self.0.lock().unwrap();
+        held.extend(letters.iter().map(|l| l.raw.to_owned()));
+        Ok(())
+    }
+}
+
+/// A sink that retries until its deadline must still leave the dead letters time to go out:
+/// else the rejected record is retried, and the shard redoes it every invocation.
+#[tokio::test(start_paused = true)]
+async fn the_dead_letters_have_time_after_a_sink_that_retried_until_its_deadline() {
+    let raw = raw(3);
+    let fan_out = FanOut::new(vec![Box::new(Scripted {
+        name: "stubborn",
+        failures: vec![(0, FailureKind::Permanent), (1, FailureKind::Retryable)],
+        hang: false,
+        until_deadline: true,
+    })]);
+    let changes = records(&raw);
+    let mut batch = MappedBatch {
+        positions: (0..changes.len()).collect(),
+        changes,
+        ..Default::default()
+    };
+    let queue = SlowQueue::default();
+    let stop_at = Instant::now() + Duration::from_secs(10);
+    let delivery = deliver(&fan_out, &queue, &mut batch, stop_at).await;
+    assert_eq!(delivery.failed_from(3), 1, "{:?}", delivery.first_failure);
+    assert_eq!(*queue.0.lock().unwrap(), vec![raw[0].clone()]);
+    assert!(Instant::now() <= stop_at);
 }
