@@ -128,11 +128,11 @@ impl Loader<'_> {
             loaded.records += done.records;
             loaded.dead_letters += done.dead_letters;
             loaded.lines = done.last_line;
-            if let Some(reason) = failure {
-                loaded.stop = Some(if Instant::now() >= stop_at {
+            if let Some(failure) = failure {
+                loaded.stop = Some(if failure.out_of_time || Instant::now() >= stop_at {
                     Stop::Deadline
                 } else {
-                    Stop::Failed(reason)
+                    Stop::Failed(failure.reason)
                 });
                 break;
             }
@@ -164,7 +164,7 @@ impl Loader<'_> {
         work: &FileWork,
         block: &Block,
         stop_at: Instant,
-    ) -> (BlockDone, Option<String>) {
+    ) -> (BlockDone, Option<Failure>) {
         let lines = lines(block, work.format);
         let schema = work.key_schema();
         let source = ExportSource {
@@ -207,13 +207,18 @@ impl Loader<'_> {
                 records: 0,
                 dead_letters: 0,
             };
-            return (nothing, Some(format!(
+            let reason = format!(
                 "{}: no line from {} on has the key attributes {:?} of table {}: the key schema (CDC_KEY_SCHEMA, or DescribeTable) is not this table's",
                 work.object(),
                 block.first_line,
                 schema.names(),
                 work.table_name
-            )));
+            );
+            let failure = Failure {
+                reason,
+                out_of_time: false,
+            };
+            return (nothing, Some(failure));
         }
         let delivery = deliver(self.sinks, self.dead_letters, &mut batch, stop_at).await;
         let failed_from = delivery.failed_from(lines.len());
@@ -223,7 +228,11 @@ impl Loader<'_> {
             records: written as u64,
             dead_letters: delivery.dead_lettered(lines.len()) as u64,
         };
-        (done, delivery.first_failure.map(|(_, reason)| reason))
+        let failure = delivery.first_failure.map(|(_, reason)| Failure {
+            reason,
+            out_of_time: delivery.out_of_time,
+        });
+        (done, failure)
     }
 }
 
@@ -236,6 +245,13 @@ fn letter<'a>(work: &'a FileWork, raw: &'a str, reason: String) -> DeadLetter<'a
         sequence_number: None,
         table_name: Some(Cow::Borrowed(work.table_name.as_str())),
     }
+}
+
+/// Why a block stopped short.
+struct Failure {
+    reason: String,
+    /// The deadline's doing: the file continues in a new message.
+    out_of_time: bool,
 }
 
 struct BlockDone {

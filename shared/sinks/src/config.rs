@@ -171,11 +171,18 @@ impl DeadLetterConfig {
 
     pub async fn build(&self, aws: &AwsContext) -> Result<Box<dyn DeadLetterQueue>, ConfigError> {
         Ok(match self {
-            DeadLetterConfig::Stderr => {
-                Box::new(JsonLinesDeadLetters::new("stderr", LineOutput::Stderr))
-            }
-            DeadLetterConfig::Stdout => {
-                Box::new(JsonLinesDeadLetters::new("stdout", LineOutput::Stdout))
+            DeadLetterConfig::Stderr | DeadLetterConfig::Stdout => {
+                let (name, output) = match self {
+                    DeadLetterConfig::Stderr => ("stderr", LineOutput::Stderr),
+                    _ => ("stdout", LineOutput::Stdout),
+                };
+                // Deployed, these are the function's log: item data in CloudWatch Logs,
+                // and letters over 256 KB cut there.
+                tracing::warn!(
+                    dead_letters = name,
+                    "CDC_DLQ={name}: dead letters go to the function's output; for local runs only (deployed, set CDC_DLQ to an sqs:// or s3:// queue)"
+                );
+                Box::new(JsonLinesDeadLetters::new(name, output))
             }
             DeadLetterConfig::File { path } => Box::new(JsonLinesDeadLetters::new(
                 format!("file://{}", path.display()),

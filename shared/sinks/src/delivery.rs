@@ -32,6 +32,9 @@ pub struct Delivery<'a> {
     pub first_failure: Option<(usize, String)>,
     /// The dead letters sent (or attempted, from the first failure on), by position.
     pub letters: Vec<(usize, DeadLetter<'a>)>,
+    /// The sinks' share of the time ran out: a failure is then the deadline's doing (the
+    /// caller continues later) rather than a destination's.
+    pub out_of_time: bool,
 }
 
 impl Delivery<'_> {
@@ -67,7 +70,9 @@ pub async fn deliver<'a>(
     stop_at: Instant,
 ) -> Delivery<'a> {
     let reserve = (stop_at.saturating_duration_since(Instant::now()) / 4).min(LETTERS_RESERVE);
-    let report = sinks.write(&batch.changes, stop_at - reserve).await;
+    let sinks_stop = stop_at - reserve;
+    let report = sinks.write(&batch.changes, sinks_stop).await;
+    let out_of_time = Instant::now() >= sinks_stop;
     let mut first_failure = report
         .first_retryable
         .map(|(i, reason)| (batch.positions[i], reason));
@@ -81,6 +86,7 @@ pub async fn deliver<'a>(
     Delivery {
         first_failure,
         letters,
+        out_of_time,
     }
 }
 

@@ -1,6 +1,7 @@
 //! `CDC_DLQ=sqs://…` and `CDC_DLQ=s3://…` against moto: every letter arrives whole (reason
 //! and the full original record), in order; FIFO queues get group and deduplication ids;
-//! letters SQS cannot take are logged in full instead; bad values fail at cold start.
+//! letters SQS cannot take go whole to S3 with an SQS Extended Client pointer, never to the
+//! logs; bad values fail at cold start.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -89,6 +90,8 @@ struct Received {
     body: String,
     group: Option<String>,
     deduplication: Option<String>,
+    /// The `ExtendedPayloadSize` message attribute, with its data type.
+    payload_size: Option<(String, String)>,
 }
 
 /// Every message in the queue, in the order received, each deleted once read (a FIFO queue
@@ -101,6 +104,7 @@ async fn drain(queue_url: &str) -> Vec<Received> {
             .queue_url(queue_url)
             .max_number_of_messages(10)
             .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
             .send()
             .await
             .unwrap();
@@ -116,6 +120,15 @@ async fn drain(queue_url: &str) -> Vec<Received> {
                 body: message.body().unwrap().to_owned(),
                 group: attribute(MessageSystemAttributeName::MessageGroupId),
                 deduplication: attribute(MessageSystemAttributeName::MessageDeduplicationId),
+                payload_size: message
+                    .message_attributes()
+                    .and_then(|a| a.get("ExtendedPayloadSize"))
+                    .map(|v| {
+                        (
+                            v.data_type().to_owned(),
+                            v.string_value().unwrap_or_default().to_owned(),
+                        )
+                    }),
             });
             sqs()
                 .delete_message()
@@ -240,7 +253,7 @@ async fn letters_too_large_for_one_batch_all_arrive() {
     assert_eq!(sorted(records_in(&bodies)), sorted(parsed(&raw)));
 }
 
-/// Captures the fields of this crate's log events.
+/// Captures every log event's fields.
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<BTreeMap<String, String>>>>);
 
@@ -257,8 +270,8 @@ impl tracing::field::Visit for Fields {
 }
 
 impl tracing::Subscriber for Capture {
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.target().starts_with("cdc_sinks")
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
     }
     fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
         tracing::span::Id::from_u64(1)
@@ -267,9 +280,6 @@ impl tracing::Subscriber for Capture {
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
         let mut fields = Fields(BTreeMap::new());
-        fields
-            .0
-            .insert("level".into(), event.metadata().level().to_string());
         event.record(&mut fields);
         self.0.lock().unwrap().push(fields.0);
     }
@@ -277,74 +287,93 @@ impl tracing::Subscriber for Capture {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
-impl Capture {
-    /// The letter text logged in parts, joined.
-    fn logged_letter(&self) -> String {
-        let events = self.0.lock().unwrap();
-        let mut parts: Vec<(usize, String)> = events
-            .iter()
-            .filter(|e| e.contains_key("letter_sha256"))
-            .map(|e| {
-                assert_eq!(e["level"], "ERROR");
-                (e["part"].parse().unwrap(), e["text"].clone())
-            })
-            .collect();
-        parts.sort();
-        let count = parts.len();
-        assert!(events
-            .iter()
-            .filter(|e| e.contains_key("letter_sha256"))
-            .all(|e| e["parts"] == count.to_string()));
-        parts.into_iter().map(|(_, text)| text).collect()
-    }
-}
-
+/// Over 1 MiB, to a queue with SQS's old 256 KiB limit: the letter goes whole to S3 and the
+/// queue gets the SQS Extended Client's pointer; nothing of it reaches the logs.
 #[tokio::test]
-async fn a_letter_over_the_queue_limit_is_logged_whole_and_counted_as_sent() {
+async fn a_letter_over_the_queue_limit_goes_whole_to_s3_behind_an_extended_client_pointer() {
     let capture = Capture::default();
     let _guard = tracing::subscriber::set_default(capture.clone());
-    // A queue as created before 2025, with SQS's old 256 KiB limit.
     let url = create_queue(
         &unique("dlq-small"),
         &[(QueueAttributeName::MaximumMessageSize, "262144")],
     )
     .await;
+    let bucket = unique("dlq-payloads");
+    s3().create_bucket().bucket(&bucket).send().await.unwrap();
     let mut raw = raw_records(3, 10);
-    raw[1] = raw_records(1, 300_000).remove(0);
+    raw[1] = raw_records(2, 1_100_000).remove(1);
     let letters = letters(&raw);
-    let queue = queue(&format!("sqs://{url}")).await;
+    let queue = queue(&format!("sqs://{url}?payloads=s3://{bucket}/letters")).await;
     queue.send(&letters, deadline()).await.unwrap();
 
-    let bodies: Vec<String> = drain(&url).await.into_iter().map(|r| r.body).collect();
-    assert_eq!(bodies, vec![body_of(&letters[0]), body_of(&letters[2])]);
-    let logged = capture.logged_letter();
-    assert_eq!(logged, body_of(&letters[1]));
-    let events = capture.0.lock().unwrap().clone();
-    assert!(
-        events.len() >= 5,
-        "300 KB in parts of at most 64 KiB, got {}",
-        events.len()
+    let received = drain(&url).await;
+    let bodies: Vec<&str> = received.iter().map(|r| r.body.as_str()).collect();
+    assert_eq!(bodies.len(), 3);
+    assert!(bodies.contains(&body_of(&letters[0]).as_str()));
+    assert!(bodies.contains(&body_of(&letters[2]).as_str()));
+    let pointer = received
+        .iter()
+        .find(|r| r.payload_size.is_some())
+        .expect("a pointer message");
+    let body: serde_json::Value = serde_json::from_str(&pointer.body).unwrap();
+    assert_eq!(
+        body[0], "software.amazon.payloadoffloading.PayloadS3Pointer",
+        "{body}"
     );
-    // Known too large before sending (from the queue's attribute), not found out by a
-    // rejected call.
-    assert!(
-        events[0]["message"].contains("larger than the queue's MaximumMessageSize"),
-        "{}",
-        events[0]["message"]
-    );
-
-    // Logged letters count as sent: with the queue gone, the error says the oversized first
-    // letter went out and the next did not.
-    sqs().delete_queue().queue_url(&url).send().await.unwrap();
-    let error = queue
-        .send(&letters[1..], deadline())
+    assert_eq!(body[1]["s3BucketName"], bucket.as_str());
+    let key = body[1]["s3Key"].as_str().unwrap();
+    assert!(key.starts_with("letters/"), "{key}");
+    let object = s3()
+        .get_object()
+        .bucket(&bucket)
+        .key(key)
+        .send()
         .await
-        .expect_err("the queue is gone");
-    assert_eq!(error.sent, 1, "{error}");
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let object = String::from_utf8(object.to_vec()).unwrap();
+    assert_eq!(object.trim_end(), body_of(&letters[1]), "the letter whole");
+    assert_eq!(
+        pointer.payload_size,
+        Some(("Number".to_owned(), object.len().to_string()))
+    );
+    let filler = "y".repeat(100);
     assert!(
-        error.error.to_string().contains("NonExistentQueue"),
+        capture
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|event| event.values().all(|v| !v.contains(&filler))),
+        "no letter content in the logs"
+    );
+}
+
+/// Without a bucket for them, a letter SQS cannot take is retried, never truncated or logged.
+#[tokio::test]
+async fn without_a_payload_bucket_an_oversized_letter_is_retried() {
+    let url = create_queue(
+        &unique("dlq-small"),
+        &[(QueueAttributeName::MaximumMessageSize, "262144")],
+    )
+    .await;
+    let raw = raw_records(2, 300_000);
+    let letters = letters(&raw);
+    let error = queue(&format!("sqs://{url}"))
+        .await
+        .send(&letters, deadline())
+        .await
+        .expect_err("no room for the letter");
+    assert_eq!(error.sent, 0);
+    assert!(
+        error.error.to_string().contains("payloads=s3://"),
         "{error}"
     );
+    assert!(drain(&url).await.is_empty());
 }
 
 #[tokio::test]
@@ -463,7 +492,7 @@ fn bad_dead_letter_urls_are_rejected_with_what_is_accepted() {
     );
     assert_eq!(
         parse_error("sqs://dlq?batch=5"),
-        "CDC_DLQ: \"sqs://dlq?batch=5\" has unknown option \"batch\"; accepted options: none"
+        "CDC_DLQ: \"sqs://dlq?batch=5\" has unknown option \"batch\"; accepted options: payloads"
     );
     assert!(parse_error("s3://").contains("missing bucket name; expected s3://BUCKET/PREFIX"));
     assert!(parse_error("s3://bucket/{table}").contains("{table} is not allowed"));

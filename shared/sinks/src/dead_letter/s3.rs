@@ -73,9 +73,28 @@ impl DeadLetterQueue for S3DeadLetters {
         letters: &[DeadLetter<'_>],
         deadline: Instant,
     ) -> Result<(), DeadLetterError> {
-        let Some(first) = letters.first() else {
+        if letters.is_empty() {
             return Ok(());
-        };
+        }
+        match self.put(letters, deadline).await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(DeadLetterError {
+                queue: self.config.raw.clone(),
+                sent: 0,
+                error,
+            }),
+        }
+    }
+}
+
+impl S3DeadLetters {
+    /// Writes `letters` (at least one) as one object, whole or not at all; answers the
+    /// bucket and key written.
+    pub(crate) async fn put(
+        &self,
+        letters: &[DeadLetter<'_>],
+        deadline: Instant,
+    ) -> Result<(String, String), SharedError> {
         let mut body = Vec::new();
         for letter in letters {
             letter.write_json_line(&mut body);
@@ -84,9 +103,13 @@ impl DeadLetterQueue for S3DeadLetters {
             "{}date={}/{}-{}.jsonl",
             with_slash(&self.config.prefix),
             utc_date(now_ms()),
-            match &first.sequence_number {
-                Some(seq) => key_safe(seq),
-                None => first.source.as_str().to_owned(),
+            match letters
+                .first()
+                .map(|first| (&first.sequence_number, first.source))
+            {
+                Some((Some(seq), _)) => key_safe(seq),
+                Some((None, source)) => source.as_str().to_owned(),
+                None => "empty".to_owned(),
             },
             &sha256_hex(&body)[..16],
         );
@@ -94,20 +117,15 @@ impl DeadLetterQueue for S3DeadLetters {
             .client
             .put_object()
             .bucket(&self.config.bucket)
-            .key(key)
+            .key(&key)
             .content_type(crate::object_key::CONTENT_TYPE)
             .body(ByteStream::from(body))
             .send();
-        let error: SharedError = match timeout_at(deadline, call).await {
-            Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e)) => Arc::new(CallError::of(&e)),
-            Err(_) => Arc::new(DeadlineExceeded),
-        };
-        Err(DeadLetterError {
-            queue: self.config.raw.clone(),
-            sent: 0,
-            error,
-        })
+        match timeout_at(deadline, call).await {
+            Ok(Ok(_)) => Ok((self.config.bucket.clone(), key)),
+            Ok(Err(e)) => Err(Arc::new(CallError::of(&e))),
+            Err(_) => Err(Arc::new(DeadlineExceeded)),
+        }
     }
 }
 

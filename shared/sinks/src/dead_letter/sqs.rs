@@ -17,12 +17,15 @@
 //!
 //! **Letters SQS cannot take.** A letter larger than the queue's `MaximumMessageSize` (a
 //! stream record with both images of a 400 KB item is bigger than SQS's 256 KiB default of
-//! older queues), or one SQS rejects as invalid, is logged at ERROR instead and counted as
-//! sent: it must never block the shard, and CloudWatch Logs keeps it. Because CloudWatch Logs
-//! truncates events over 256 KB, such a letter is logged in parts of at most 64 KiB of text
-//! (`part` of `parts`, with the letter's `letter_sha256` to join them); concatenating the
-//! `text` fields in `part` order gives the letter's JSON line.
+//! older queues), or one SQS rejects as invalid (characters SQS does not accept), goes whole
+//! to S3 under `payloads=s3://BUCKET/PREFIX`, and the queue gets a pointer to it in the format
+//! of the SQS Extended Client libraries (Java, Python): the body
+//! `["software.amazon.payloadoffloading.PayloadS3Pointer",{"s3BucketName":"BUCKET","s3Key":"KEY"}]`
+//! with the Number attribute `ExtendedPayloadSize` (the letter's bytes), so their consumers
+//! read the letter itself. Without `payloads=` such a letter fails as retryable (its record
+//! waits and the alarms fire): a letter is never truncated, and never goes to the logs.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,19 +33,22 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use tokio::time::{timeout_at, Instant};
 
+use super::s3::{S3DeadLetterConfig, S3DeadLetters};
 use super::{DeadLetter, DeadLetterError, DeadLetterQueue};
 use crate::hash::sha256_hex;
-use crate::messaging::{deliver, ItemKey, Message, Slot, Sqs};
+use crate::messaging::{deliver, Attribute, ItemKey, Message, Slot, Sqs};
 use crate::per_table::PerTable;
-use crate::sink::FailureKind;
+use crate::sink::{FailureKind, SharedError};
 use crate::url::SinkUrl;
 use crate::url::{ConfigError, DLQ_SETTING};
 use cdc_lambda::AwsContext;
 /// Used when the queue does not report its limit: SQS's default before 2025, the smallest a
 /// queue may have had by default.
 const DEFAULT_MAX_MESSAGE_BYTES: usize = 262_144;
-/// Letter text per log event when a letter cannot go to SQS (see the module docs).
-const LOG_PART_BYTES: usize = 64 * 1024;
+/// The pointer class name the SQS Extended Client libraries read.
+const POINTER_CLASS: &str = "software.amazon.payloadoffloading.PayloadS3Pointer";
+/// The attribute the Extended Client libraries recognise a pointer by.
+const PAYLOAD_SIZE_ATTRIBUTE: &str = "ExtendedPayloadSize";
 /// Cold start must not hang on an unreachable queue (Lambda's init phase lasts 10 s).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -58,10 +64,19 @@ pub struct SqsDeadLetterConfig {
     /// `CDC_DLQ` as given, naming the queue in errors.
     pub raw: String,
     pub queue: QueueRef,
+    /// `payloads=s3://BUCKET/PREFIX`: where letters SQS cannot take go.
+    pub payloads: Option<S3DeadLetterConfig>,
 }
 
 impl SqsDeadLetterConfig {
-    pub fn parse(url: SinkUrl<'_>) -> Result<Self, ConfigError> {
+    pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
+        let payloads = match url.option("payloads") {
+            Some(location) => Some(S3DeadLetterConfig::parse(SinkUrl::parse(
+                DLQ_SETTING,
+                &location,
+            )?)?),
+            None => None,
+        };
         let target = url.target;
         let queue = if target.starts_with("https://") || target.starts_with("http://") {
             let name = target.rsplit('/').next().unwrap_or_default();
@@ -81,8 +96,9 @@ impl SqsDeadLetterConfig {
         let config = SqsDeadLetterConfig {
             raw: url.raw.to_owned(),
             queue,
+            payloads,
         };
-        url.finish(&[])?;
+        url.finish(&["payloads"])?;
         Ok(config)
     }
 
@@ -127,8 +143,13 @@ impl SqsDeadLetterConfig {
             .and_then(|a| a.get(&QueueAttributeName::MaximumMessageSize))
             .and_then(|size| size.parse().ok())
             .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
+        let payloads = match &self.payloads {
+            Some(config) => Some(config.build(aws).await),
+            None => None,
+        };
         Ok(SqsDeadLetters {
             name: self.raw.clone(),
+            payloads,
             transport: Sqs::new(client, PerTable::new(queue_url.clone())),
             queue_url,
             max_message_bytes,
@@ -155,6 +176,7 @@ fn valid_queue_name(name: &str) -> bool {
 
 pub struct SqsDeadLetters {
     name: String,
+    payloads: Option<S3DeadLetters>,
     queue_url: String,
     max_message_bytes: usize,
     /// The `sqs://` sink's transport: batching, FIFO ids, per-entry retries are the same.
@@ -172,45 +194,92 @@ impl DeadLetterQueue for SqsDeadLetters {
         letters: &[DeadLetter<'_>],
         deadline: Instant,
     ) -> Result<(), DeadLetterError> {
-        let mut slots = Vec::with_capacity(letters.len());
+        let mut messages = Vec::with_capacity(letters.len());
         for (index, letter) in letters.iter().enumerate() {
             let message = self.message(index, letter);
-            if message.body.len() > self.max_message_bytes {
-                log_unsendable(
-                    &self.name,
-                    letter,
-                    "larger than the queue's MaximumMessageSize",
-                );
+            if message.body.len() <= self.max_message_bytes {
+                messages.push(message);
                 continue;
             }
-            // Letters are independent: each its own "item", so all go in one round.
-            let item = ItemKey::new("dead-letters", &index.to_string());
-            slots.push(Slot {
-                item,
-                state: Ok(message),
-            });
-        }
-        for failure in deliver(&self.transport, slots, deadline).await {
-            match failure.kind {
-                FailureKind::Permanent => log_unsendable(
-                    &self.name,
-                    &letters[failure.index],
-                    &failure.error.to_string(),
-                ),
-                FailureKind::Retryable => {
-                    return Err(DeadLetterError {
-                        queue: self.name.clone(),
-                        sent: failure.index,
-                        error: failure.error,
-                    })
-                }
+            // Nothing was sent yet: on failure, every letter is retried.
+            match self.pointer(index, letter, deadline).await {
+                Ok(pointer) => messages.push(pointer),
+                Err(error) => return Err(self.error(0, error)),
             }
+        }
+        let mut rejected = Vec::new();
+        for failure in self.deliver(messages, deadline).await {
+            match failure.kind {
+                FailureKind::Permanent => rejected.push(failure.index),
+                FailureKind::Retryable => return Err(self.error(failure.index, failure.error)),
+            }
+        }
+        // SQS refused these as they are (characters it does not accept): whole to S3 instead.
+        let mut pointers = Vec::with_capacity(rejected.len());
+        for &index in &rejected {
+            match self.pointer(index, &letters[index], deadline).await {
+                Ok(pointer) => pointers.push(pointer),
+                Err(error) => return Err(self.error(index, error)),
+            }
+        }
+        if let Some(failure) = self.deliver(pointers, deadline).await.into_iter().next() {
+            return Err(self.error(failure.index, failure.error));
         }
         Ok(())
     }
 }
 
 impl SqsDeadLetters {
+    /// Sends `messages`, each its own "item" (letters are independent, so all go in one
+    /// round); answers the failures, by letter index.
+    async fn deliver(
+        &self,
+        messages: Vec<Message>,
+        deadline: Instant,
+    ) -> Vec<crate::sink::Failure> {
+        let slots = messages
+            .into_iter()
+            .map(|message| Slot {
+                item: ItemKey::new("dead-letters", &message.index.to_string()),
+                state: Ok(message),
+            })
+            .collect();
+        let mut failures = deliver(&self.transport, slots, deadline).await;
+        failures.sort_by_key(|f| f.index);
+        failures
+    }
+
+    /// The letter written whole to S3, and a pointer message to it.
+    async fn pointer(
+        &self,
+        index: usize,
+        letter: &DeadLetter<'_>,
+        deadline: Instant,
+    ) -> Result<Message, SharedError> {
+        let Some(payloads) = &self.payloads else {
+            return Err(Arc::new(NoPayloadBucket {
+                max_message_bytes: self.max_message_bytes,
+            }));
+        };
+        // The object is the letter's JSON line, newline included.
+        let size = letter_body(letter).len() + 1;
+        let (bucket, key) = payloads.put(std::slice::from_ref(letter), deadline).await?;
+        let mut message = self.message(index, letter);
+        message.body =
+            serde_json::json!([POINTER_CLASS, {"s3BucketName": bucket, "s3Key": key}]).to_string();
+        message.deduplication_id = sha256_hex(message.body.as_bytes());
+        message.attributes = vec![Attribute::number(PAYLOAD_SIZE_ATTRIBUTE, size)];
+        Ok(message)
+    }
+
+    fn error(&self, sent: usize, error: SharedError) -> DeadLetterError {
+        DeadLetterError {
+            queue: self.name.clone(),
+            sent,
+            error,
+        }
+    }
+
     /// The letter's JSON line as a message; on a FIFO queue grouped by table and deduplicated
     /// on its content, so a letter sent again within five minutes is stored once.
     fn message(&self, index: usize, letter: &DeadLetter<'_>) -> Message {
@@ -239,54 +308,16 @@ fn letter_body(letter: &DeadLetter<'_>) -> String {
     String::from_utf8(line).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Logs a letter SQS cannot take, in parts CloudWatch Logs keeps whole.
-fn log_unsendable(queue: &str, letter: &DeadLetter<'_>, why: &str) {
-    let body = letter_body(letter);
-    let body = body.as_str();
-    let parts = split_at_char_boundaries(body, LOG_PART_BYTES);
-    let letter_sha256 = sha256_hex(body.as_bytes());
-    let count = parts.len();
-    for (part, text) in parts.into_iter().enumerate() {
-        tracing::error!(
-            queue,
-            sequence_number = letter.sequence_number.as_deref(),
-            letter_sha256 = letter_sha256.as_str(),
-            bytes = body.len(),
-            part = part + 1,
-            parts = count,
-            text,
-            "dead letter not accepted by SQS ({why}); kept in this log instead"
-        );
-    }
-}
-
-fn split_at_char_boundaries(text: &str, max: usize) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut rest = text;
-    while rest.len() > max {
-        let mut at = max;
-        while !rest.is_char_boundary(at) {
-            at -= 1;
-        }
-        let (part, tail) = rest.split_at(at);
-        parts.push(part);
-        rest = tail;
-    }
-    parts.push(rest);
-    parts
+/// A letter SQS cannot take, and no `payloads=` bucket to put it in.
+#[derive(Debug, thiserror::Error)]
+#[error("the letter does not fit the queue (MaximumMessageSize {max_message_bytes} bytes) or SQS refused its content; set payloads=s3://BUCKET/PREFIX on CDC_DLQ so such letters go whole to S3")]
+struct NoPayloadBucket {
+    max_message_bytes: usize,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parts_keep_characters_whole() {
-        let text = "é".repeat(10);
-        let parts = split_at_char_boundaries(&text, 5);
-        assert_eq!(parts.concat(), text);
-        assert!(parts.iter().all(|p| p.len() <= 5));
-    }
 
     #[test]
     fn queue_names() {

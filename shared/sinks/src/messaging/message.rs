@@ -46,8 +46,8 @@ pub(crate) struct Message {
     pub body: String,
     /// FIFO deduplication id (≤ 128 characters of the set SQS and SNS accept).
     pub deduplication_id: String,
-    /// String message attributes (SQS, SNS).
-    pub attributes: Vec<(&'static str, String)>,
+    /// Message attributes (SQS, SNS).
+    pub attributes: Vec<Attribute>,
 }
 
 impl Message {
@@ -70,9 +70,15 @@ impl Message {
         let mut attributes = Vec::new();
         if format == Format::Raw {
             if let Some(sequence_number) = &record.sequence_number {
-                attributes.push((SEQUENCE_NUMBER_ATTRIBUTE, sequence_number.to_string()));
+                attributes.push(Attribute::string(
+                    SEQUENCE_NUMBER_ATTRIBUTE,
+                    sequence_number.to_string(),
+                ));
             }
-            attributes.push((EVENT_NAME_ATTRIBUTE, event_name.to_owned()));
+            attributes.push(Attribute::string(
+                EVENT_NAME_ATTRIBUTE,
+                event_name.to_owned(),
+            ));
         }
         Message {
             index,
@@ -97,8 +103,35 @@ impl Message {
     pub fn attribute_bytes(&self) -> usize {
         self.attributes
             .iter()
-            .map(|(name, value)| name.len() + "String".len() + value.len())
+            .map(|a| a.name.len() + a.data_type.len() + a.value.len())
             .sum()
+    }
+}
+
+/// One message attribute (SQS and SNS take the same three parts).
+#[derive(Debug, Clone)]
+pub(crate) struct Attribute {
+    pub name: &'static str,
+    /// `String` or `Number`.
+    pub data_type: &'static str,
+    pub value: String,
+}
+
+impl Attribute {
+    pub fn string(name: &'static str, value: String) -> Self {
+        Attribute {
+            name,
+            data_type: "String",
+            value,
+        }
+    }
+
+    pub fn number(name: &'static str, value: usize) -> Self {
+        Attribute {
+            name,
+            data_type: "Number",
+            value: value.to_string(),
+        }
     }
 }
 

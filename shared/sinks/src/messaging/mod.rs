@@ -52,7 +52,7 @@ use cdc_lambda::AwsContext;
 pub(crate) use deliver::{deliver, ItemKey, Slot};
 pub use eventbridge::EventBridgeConfig;
 pub use kinesis::KinesisConfig;
-pub(crate) use message::Message;
+pub(crate) use message::{Attribute, Message};
 pub use message::{Format, EVENT_NAME_ATTRIBUTE, EXPORT_EVENT_NAME, SEQUENCE_NUMBER_ATTRIBUTE};
 pub use sink::MessagingSink;
 pub use sns::SnsConfig;

@@ -190,12 +190,12 @@ fn entry(
     let mut entry = SendMessageBatchRequestEntry::builder()
         .id(id)
         .message_body(&message.body);
-    for (name, value) in &message.attributes {
+    for attribute in &message.attributes {
         let value = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(value)
+            .data_type(attribute.data_type)
+            .string_value(&attribute.value)
             .build()?;
-        entry = entry.message_attributes(*name, value);
+        entry = entry.message_attributes(attribute.name, value);
     }
     if fifo {
         entry = entry
