@@ -8,8 +8,11 @@ use std::sync::{Arc, Mutex};
 /// A place to append whole buffers of lines.
 #[derive(Debug, Clone)]
 pub enum LineOutput {
+    /// The process's standard output.
     Stdout,
+    /// The process's standard error.
     Stderr,
+    /// A file opened for appending (see [`LineOutput::append_to`]), shared by every clone.
     File(Arc<Mutex<File>>),
 }
 

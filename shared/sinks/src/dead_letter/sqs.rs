@@ -49,18 +49,24 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(8);
 /// The queue, as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueRef {
+    /// A queue URL, used as is.
     Url(String),
+    /// A queue name, turned into its URL with `GetQueueUrl` at cold start.
     Name(String),
 }
 
+/// `CDC_DLQ=sqs://QUEUE`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqsDeadLetterConfig {
     /// `CDC_DLQ` as given, naming the queue in errors.
     pub raw: String,
+    /// The queue, by URL or by name.
     pub queue: QueueRef,
 }
 
 impl SqsDeadLetterConfig {
+    /// Reads the queue of an `sqs://` URL; fails when it is neither a valid queue name nor a
+    /// URL ending in one, and on any option.
     pub fn parse(url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let target = url.target;
         let queue = if target.starts_with("https://") || target.starts_with("http://") {
