@@ -29,6 +29,7 @@ pub async fn handler(
 /// How hard delivery is made.
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery {
+    /// The largest batch; each batch has a random size from 1 to this.
     pub max_batch: usize,
     /// Every n-th invocation's batch is delivered twice.
     pub duplicate_every: usize,
@@ -36,11 +37,16 @@ pub struct Delivery {
     pub replay_every: usize,
 }
 
+/// What a delivery took.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
+    /// Calls to the handler, duplicates included.
     pub invocations: usize,
+    /// Invocations that reported a failed record.
     pub partial_failures: usize,
+    /// Batches delivered a second time.
     pub duplicates: usize,
+    /// Times delivery went back to records already acknowledged.
     pub replays: usize,
 }
 

@@ -10,7 +10,9 @@ use serde_json::Value;
 /// One change record as read back.
 #[derive(Debug, Clone)]
 pub struct Delivered {
+    /// The record's `metadata.primary_key`.
     pub primary_key: String,
+    /// The record's `metadata.sequence_number`.
     pub sequence_number: String,
 }
 

@@ -19,12 +19,16 @@ struct Faults {
     seed: AtomicU64,
 }
 
+/// A running proxy; faults are switched on and off through its methods.
 pub struct Proxy {
+    /// The proxy's own `http://127.0.0.1:PORT`, to give clients instead of the emulator's.
     pub endpoint: String,
     faults: Arc<Faults>,
 }
 
 impl Proxy {
+    /// Starts a proxy on a free loopback port that forwards to `upstream` (`http://HOST:PORT`
+    /// or `HOST:PORT`), breaking nothing until told to; panics if it cannot bind.
     pub async fn start(upstream: &str) -> Proxy {
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");

@@ -9,12 +9,14 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use cdc_testkit::generate::Values;
 pub use cdc_testkit::generate::{KeyAttribute, TableShape};
 
+/// A random workload, the same for the same seed.
 pub struct Workload {
     values: Values,
     keys: usize,
 }
 
 impl Workload {
+    /// Operations on up to `keys` distinct item keys, every choice drawn from `seed`.
     pub fn new(seed: u64, keys: usize) -> Self {
         Workload {
             values: Values::new(seed),

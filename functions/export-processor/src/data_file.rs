@@ -63,11 +63,18 @@ pub struct Check {
 
 /// What a file load needs.
 pub struct Loader<'a> {
+    /// The client data files are read with.
     pub s3: &'a aws_sdk_s3::Client,
+    /// Where change records are written.
     pub sinks: &'a FanOut,
+    /// Where lines that cannot be mapped or written go.
     pub dead_letters: &'a dyn DeadLetterQueue,
+    /// `CDC_VIEW_ON_REMOVE` and `CDC_TTL_DELETES`.
     pub mapping: MappingOptions,
+    /// How far below the export time items are versioned, in milliseconds
+    /// (`CDC_EXPORT_VERSION_MARGIN_MS`).
     pub version_margin_ms: i64,
+    /// About how many bytes of decompressed lines are mapped and written together.
     pub block_bytes: usize,
 }
 

@@ -30,14 +30,33 @@ pub struct Totals {
     pub md5: [u8; 16],
 }
 
+/// Why an object could not be decoded to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// The gzip data is broken or cut short: the object itself is bad, so reading it again
+    /// does not help.
     #[error("not a complete gzip file (after line {after_line}): {error}")]
-    Gzip { after_line: u64, error: io::Error },
+    Gzip {
+        /// Lines decoded before the fault.
+        after_line: u64,
+        /// The decompressor's error.
+        error: io::Error,
+    },
+    /// S3 stopped delivering the object's bytes: reading again from the last whole line may
+    /// succeed.
     #[error("reading the object failed after line {after_line}: {error}")]
-    Read { after_line: u64, error: String },
+    Read {
+        /// Whole lines decoded before the failure.
+        after_line: u64,
+        /// The source's error.
+        error: String,
+    },
+    /// A line longer than [`MAX_LINE`]: not an export data file.
     #[error("line {line} is longer than {MAX_LINE} bytes: not a DynamoDB export data file")]
-    LineTooLong { line: u64 },
+    LineTooLong {
+        /// The line's number (1-based).
+        line: u64,
+    },
     /// The consumer stopped taking blocks.
     #[error("stopped")]
     Stopped,

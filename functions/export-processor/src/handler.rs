@@ -24,8 +24,11 @@ use cdc_exports::work::{FileWork, Work};
 /// The invocation failed as a whole (Lambda retries it).
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessorError {
+    /// The payload is none of the shapes the function accepts (`InvalidPayload`).
     #[error(transparent)]
     Payload(TriggerError),
+    /// A task of a payload that did not come from SQS failed (so there is no message to fail
+    /// alone).
     #[error(transparent)]
     Task(#[from] TaskError),
 }
@@ -42,24 +45,39 @@ impl ErrorType for ProcessorError {
 /// A task that must be retried: its SQS message is reported failed, or the invocation fails.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
+    /// An SQS message that is none of the accepted shapes (`InvalidMessage`).
     #[error(transparent)]
     Message(TriggerError),
+    /// The export's manifests cannot be read or parsed (`InvalidManifest`).
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// The table's key schema is unknown (`KeySchemaUnavailable`).
     #[error(transparent)]
     KeySchema(#[from] KeySchemaError),
+    /// A sink might let a snapshot copy bring a deleted item back (`UnsafeSink`).
     #[error(transparent)]
     UnsafeSink(#[from] UnsafeSink),
+    /// The state table failed (`StateTableUnavailable`).
     #[error(transparent)]
     State(#[from] StateError),
+    /// Work could not be sent to the work queue (`WorkQueueUnavailable`).
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// A data file stopped on a failure (S3, a sink, the dead-letter queue) or made no
+    /// progress before the deadline, or a queued message was not started before it
+    /// (`LoadFailed`).
     #[error("{0}")]
     Load(String),
     #[error("{object}: the deadline came after line {line}; without a work queue (CDC_EXPORT_QUEUE) the load goes on when the invocation is retried{resume}")]
+    /// The deadline stopped a data file part-way and there is no work queue to continue it
+    /// (`DeadlineReached`): the retried invocation continues it.
     Deadline {
+        /// The data file, as `s3://BUCKET/KEY`.
         object: String,
+        /// Lines loaded when the deadline came.
         line: u64,
+        /// Where the retry resumes, worded for the message: from this line with a state table,
+        /// else from the file's start.
         resume: &'static str,
     },
 }
@@ -79,6 +97,8 @@ impl ErrorType for TaskError {
     }
 }
 
+/// The export-processor function: its sinks, dead-letter queue, clients and settings, built
+/// once per container and used for every invocation.
 pub struct ExportProcessor {
     s3: aws_sdk_s3::Client,
     sinks: FanOut,

@@ -20,10 +20,16 @@ use tokio::time::Instant;
 #[derive(Debug, thiserror::Error)]
 #[error("sink {sink} {remembers}, but a snapshot copy of an item of table {table} may arrive up to {} minutes after the stream deleted it ({why}): it would bring the item back. Make the sink keep deletes longer (a dynamodb:// replica with tombstones, OpenSearch index.gc_deletes), load a newer export, or set CDC_EXPORT_STREAM_AFTER_LOAD=true if the table's stream is consumed only after the load", needed.as_secs().div_ceil(60))]
 pub struct UnsafeSink {
+    /// The sink's name (its URL).
     pub sink: String,
+    /// The source table being loaded.
     pub table: String,
+    /// How long the sink keeps deletes, in words (never, a number of seconds, or why it cannot
+    /// tell).
     pub remembers: String,
+    /// How long it would have to keep them.
     pub needed: Duration,
+    /// What `needed` covers: the export's age, plus the load window before a load.
     pub why: &'static str,
 }
 
@@ -31,7 +37,10 @@ pub struct UnsafeSink {
 #[derive(Debug, Clone, Copy)]
 pub enum Moment {
     /// Before a load: the export's age plus the load window.
-    BeforeLoad { window: Duration },
+    BeforeLoad {
+        /// `CDC_EXPORT_LOAD_WINDOW_MINUTES`: how long the load may take.
+        window: Duration,
+    },
     /// Before one data file: the export's age.
     BeforeFile,
 }

@@ -24,7 +24,12 @@ pub const SUMMARY_NAME: &str = "manifest-summary.json";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Task {
     /// Read this `manifest-summary.json` and load its export's data files.
-    Manifest { bucket: String, key: String },
+    Manifest {
+        /// The export bucket.
+        bucket: String,
+        /// The key of `manifest-summary.json`.
+        key: String,
+    },
     /// Load this data file.
     File(FileWork),
 }
@@ -34,16 +39,24 @@ pub enum Task {
 pub struct Delivery {
     /// The SQS message id (the partial batch response names failed messages by it).
     pub message_id: Option<String>,
+    /// What to do, or why the message (or payload) cannot be used.
     pub tasks: Result<Vec<Task>, TriggerError>,
 }
 
 /// A payload or message that is none of the accepted shapes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TriggerError {
+    /// The whole payload is unusable (not JSON, or no accepted event); the text says why.
     #[error("the payload is not an S3, SQS or EventBridge event: {0}")]
     Payload(String),
+    /// One SQS message is unusable; the others are still handled.
     #[error("SQS message {message_id}: {reason}")]
-    Message { message_id: String, reason: String },
+    Message {
+        /// The message's `messageId`.
+        message_id: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
 }
 
 /// Reads an invocation's payload.

@@ -10,10 +10,13 @@ use tokio::time::Instant;
 
 use crate::jobs::Audit;
 
+/// Why an audit could not be completed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
+    /// The export's manifests cannot be read or parsed.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// A data file's progress cannot be read from the state table.
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -21,7 +24,9 @@ pub enum AuditError {
 /// What an audit found.
 #[derive(Debug)]
 pub struct Findings {
+    /// The export's `manifest-summary.json`.
     pub summary: Summary,
+    /// The counts to record on the job.
     pub audit: Audit,
     /// Files to send to the work queue again.
     pub stalled: Vec<DataFile>,
@@ -29,10 +34,16 @@ pub struct Findings {
     pub mismatches: Vec<String>,
 }
 
+/// What an audit reads: the manifests in S3 and each data file's progress in the state table.
 pub struct Auditor<'a> {
+    /// The client the manifests are read with.
     pub s3: &'a aws_sdk_s3::Client,
+    /// Where export-processor records each file's progress.
     pub state: &'a StateTable,
+    /// The export bucket.
     pub bucket: &'a str,
+    /// How long a file may go without progress before it counts as stalled
+    /// (`CDC_EXPORT_REDRIVE_AFTER_MINUTES`).
     pub redrive_after: Duration,
 }
 

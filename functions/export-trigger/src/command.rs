@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+/// What the invocation is asked to do (`action`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -19,24 +20,32 @@ pub enum Action {
     Abandon,
 }
 
+/// Which kind of export `start` begins (`kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Want {
+    /// A full export at the latest restorable time.
     Full,
+    /// An incremental export from where the last export's data ends.
     Incremental,
 }
 
+/// One invocation's command.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Command {
+    /// What to do.
     pub action: Action,
     /// One table of `CDC_EXPORT_TABLES`; every one when absent.
     #[serde(default)]
     pub table: Option<String>,
+    /// For `start`: full (the default, also when absent) or incremental; other actions
+    /// ignore it.
     #[serde(default)]
     pub kind: Option<Want>,
 }
 
+/// The payload is neither a command nor a scheduled event; the text says what did not parse.
 #[derive(Debug, thiserror::Error)]
 #[error("the payload is not a command ({{\"action\": \"start\"|\"poll\"|\"status\"|\"abandon\", \"table\": NAME, \"kind\": \"full\"|\"incremental\"}}) or a scheduled event: {0}")]
 pub struct CommandError(String);

@@ -13,45 +13,71 @@ use tokio::time::{timeout_at, Instant};
 use crate::jobs::Job;
 use crate::settings::ExportSettings;
 
+/// A call to DynamoDB's export API that did not give what was needed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// The table has point-in-time recovery off, so it cannot be exported.
     #[error("table {table}: point-in-time recovery is off, and exports need it: enable it (UpdateContinuousBackups, PointInTimeRecoveryEnabled=true), then start again")]
-    PitrOff { table: String },
+    PitrOff {
+        /// The table.
+        table: String,
+    },
+    /// A call failed, did not answer by the deadline, or answered without what was asked;
+    /// the next run tries again.
     #[error("table {table}: {operation} failed: {reason}")]
     Call {
+        /// The table the call was about.
         table: String,
+        /// The API operation, such as `DescribeExport`.
         operation: &'static str,
+        /// The SDK error, the deadline, or what the answer lacked.
         reason: String,
     },
     /// DynamoDB refused to start the export for a reason retrying the same call cannot
     /// change (its time outside the PITR window, PITR off, no such table, an S3 conflict).
     #[error("table {table}: ExportTableToPointInTime refused: {reason}")]
-    Refused { table: String, reason: String },
+    Refused {
+        /// The table.
+        table: String,
+        /// DynamoDB's error.
+        reason: String,
+    },
 }
 
 /// What DescribeExport says of an export.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Described {
+    /// The export's ARN.
     pub arn: String,
+    /// Whether it is running, done or failed.
     pub state: State,
+    /// The S3 prefix it writes under (which carries the job's token), when DynamoDB says.
     pub s3_prefix: Option<String>,
     /// `ExportManifest`: the manifest summary's key, when DynamoDB names it.
     pub manifest: Option<String>,
 }
 
+/// Where an export stands, per `DescribeExport`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
+    /// Still running (also any status DynamoDB may add later).
     InProgress,
+    /// Done: its files and manifests are in S3.
     Completed,
+    /// Failed, with DynamoDB's failure code and message.
     Failed(String),
 }
 
+/// DynamoDB's export API as this function calls it: every call bounded by the stop instant,
+/// errors naming the table.
 pub struct Exports {
     client: aws_sdk_dynamodb::Client,
     settings: ExportSettings,
 }
 
 impl Exports {
+    /// Calls go through `client`; exports are made as `settings` say (bucket, prefix, format,
+    /// encryption).
     pub fn new(client: aws_sdk_dynamodb::Client, settings: ExportSettings) -> Self {
         Exports { client, settings }
     }
@@ -225,6 +251,8 @@ impl Exports {
         }
     }
 
+    /// What `DescribeExport` says of the export `arn` (of `table`, named in errors), by
+    /// `stop_at`.
     pub async fn describe(
         &self,
         table: &str,

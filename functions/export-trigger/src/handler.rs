@@ -24,10 +24,14 @@ use crate::settings::{ExportSettings, Settings};
 /// The invocation failed (a scheduled run is retried by the next one; the Errors alarm fires).
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
+    /// The payload is not a command (`InvalidCommand`).
     #[error(transparent)]
     Command(#[from] CommandError),
+    /// The command names a table (given) that is not in `CDC_EXPORT_TABLES`
+    /// (`InvalidCommand`).
     #[error("table {0:?} is not in CDC_EXPORT_TABLES")]
     UnknownTable(String),
+    /// Some tables failed; the others ran. The error type is the first failure's.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Tables(Vec<TableError>),
 }
@@ -46,14 +50,22 @@ impl ErrorType for TriggerError {
 /// What went wrong for one table (the others still ran).
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
+    /// DynamoDB's export API failed (`PitrDisabled` when point-in-time recovery is off, else
+    /// `ExportApiFailed`).
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// The load could not be audited (`AuditFailed`).
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// A manifest or stalled files could not be sent to the work queue
+    /// (`WorkQueueUnavailable`).
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The table's key schema, needed to send stalled files again, is unknown
+    /// (`KeySchemaUnavailable`).
     #[error(transparent)]
     KeySchema(#[from] KeySchemaError),
+    /// The state table failed (`StateTableUnavailable`).
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -71,6 +83,8 @@ impl TableError {
     }
 }
 
+/// The export-trigger function: its clients, the tables it exports and its settings, built
+/// once per container and used for every invocation.
 pub struct ExportTrigger {
     exports: Exports,
     jobs: Jobs,

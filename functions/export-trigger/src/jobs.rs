@@ -21,6 +21,7 @@ use crate::plan;
 pub enum Status {
     /// Written; the export may or may not have been started (the call's answer was not saved).
     Starting,
+    /// The export is running.
     InProgress,
     /// Exported; its files are being loaded.
     Completed,
@@ -35,6 +36,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The status as stored in the state table and shown in reports, such as `IN_PROGRESS`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Starting => "STARTING",
@@ -77,32 +79,47 @@ impl Status {
 /// One export of one table, through its attempts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
+    /// The table exported.
     pub table: String,
+    /// Full (with its export time) or incremental (with its window).
     pub kind: Kind,
+    /// Which attempt this is, from 1.
     pub attempt: u32,
+    /// The attempt's `ClientToken`, which makes starting the export idempotent.
     pub token: String,
+    /// Where the export writes in the bucket; it carries the token, so a lost export can be
+    /// found again by it.
     pub s3_prefix: String,
+    /// Where the job stands.
     pub status: Status,
+    /// The export's ARN, once the start call's answer was saved (or the export was found).
     pub export_arn: Option<String>,
     /// The key of the export's `manifest-summary.json`, once known.
     pub manifest_key: Option<String>,
     /// Why the last attempt failed.
     pub failure: Option<String>,
+    /// When this attempt was written, in ms since the epoch.
     pub started_at_ms: i64,
+    /// When the export was seen completed, in ms since the epoch.
     pub completed_at_ms: Option<i64>,
     /// When this function sent the manifest to the work queue itself.
     pub manifest_sent_at_ms: Option<i64>,
     /// When it last sent files without progress to the work queue again.
     pub redriven_at_ms: Option<i64>,
+    /// What the last audit of the load found; `None` before the first.
     pub audit: Option<Audit>,
 }
 
 /// What the last audit of a job's load found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Audit {
+    /// Data files the manifest lists.
     pub files: u64,
+    /// Items the manifest says those files hold.
     pub items: u64,
+    /// Files loaded with exactly their manifest's item count.
     pub files_loaded: u64,
+    /// Lines loaded so far, over every file (finished or not).
     pub items_loaded: u64,
     /// Files loaded whose line count or MD5 differs from the manifest.
     pub mismatched: u64,
@@ -153,11 +170,13 @@ impl Job {
     }
 }
 
+/// The jobs of every table, kept in the state table.
 pub struct Jobs {
     store: StateStore,
 }
 
 impl Jobs {
+    /// Jobs kept in the state table `table`, reached with `client`.
     pub fn new(client: aws_sdk_dynamodb::Client, table: String) -> Self {
         Jobs {
             store: StateStore { client, table },

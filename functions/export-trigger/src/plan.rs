@@ -7,15 +7,18 @@ use cdc_exports::manifest::Kind;
 
 /// DynamoDB's bounds on an incremental export's window.
 pub const MIN_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// The longest incremental window DynamoDB takes: 24 hours.
 pub const MAX_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// What the next export of a table should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
+    /// Start an export of this kind now.
     Start(Kind),
     /// An incremental window is not ready yet: `LatestRestorableDateTime` must first reach
     /// `ready_at_ms` (15 minutes after the window's start).
     Wait {
+        /// When the window can start, in ms since the epoch.
         ready_at_ms: i64,
     },
 }

@@ -10,6 +10,7 @@ use crate::jobs::{Job, Status};
 /// The answer of one invocation.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
+    /// One entry per table the command covered.
     pub tables: Vec<TableReport>,
 }
 
@@ -19,27 +20,39 @@ impl cdc_lambda::Response for Report {
     }
 }
 
+/// Where one table stands: a sentence for people, fields for scripts. Fields that do not
+/// apply are left out of the JSON.
 #[derive(Debug, Default, Serialize)]
 pub struct TableReport {
+    /// The table.
     pub table: String,
     /// One sentence: what is going on.
     pub summary: String,
+    /// The last job's status, such as `LOADED`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<&'static str>,
+    /// The last export in words: `full export at TIME` or `incremental export FROM to TO`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export: Option<String>,
+    /// The export's ARN, once known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export_arn: Option<String>,
+    /// The job's attempt number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    /// Time since the attempt started, such as `2h 05m`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elapsed: Option<String>,
+    /// `N of M` data files loaded, once audited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files_loaded: Option<String>,
+    /// `N of M` items loaded, once audited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub items_loaded: Option<String>,
+    /// Files that do not match their manifest entry, when there are any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files_mismatched: Option<u64>,
+    /// Why the job's last attempt failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
     /// What went wrong in this run.

@@ -10,19 +10,24 @@ use cdc_record::KeySchema;
 /// A bad setting, named with what it accepts.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    /// A setting has a value it does not accept.
     #[error(transparent)]
     Setting(#[from] SettingError),
+    /// A required variable (the first field) is unset; the second says what it expects.
     #[error("{0} is not set; expected {1}")]
     Missing(&'static str, &'static str),
 }
 
+/// Everything export-trigger reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The settings every function has (deadline margin, metrics namespace, function name).
     pub function: FunctionSettings,
     /// `CDC_EXPORT_TABLES`: the tables to export, by name.
     pub tables: Vec<String>,
     /// Key schemas given up front (for re-driven files); others are described.
     pub key_schemas: Vec<(String, KeySchema)>,
+    /// Where and how exports are made and watched.
     pub export: ExportSettings,
 }
 

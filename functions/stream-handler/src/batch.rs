@@ -20,6 +20,7 @@ pub fn tables<'a>(parsed: &[Result<StreamRecord<'a>, MapError>]) -> BTreeSet<Str
 /// many). When no record of a batch fits, the schema is wrong, not the records.
 #[derive(Debug)]
 pub struct KeyMismatch {
+    /// The source table.
     pub table: String,
     /// The first such record's error: names attributes, never values.
     pub example: MapError,

@@ -19,19 +19,36 @@ use crate::settings::{Settings, SettingsError};
 /// The whole batch must be retried (Lambda does so when the invocation fails).
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
+    /// The payload is not a DynamoDB Streams event (`InvalidPayload`).
     #[error(transparent)]
     Event(#[from] EventError),
+    /// The key schema of a table in the batch could not be read before the deadline
+    /// (`KeySchemaUnavailable`).
     #[error(transparent)]
     KeySchema(#[from] KeySchemaError),
+    /// No record of the batch fits the configured key schema: a configuration error
+    /// (`KeySchemaMismatch`), retried until corrected.
     #[error("table {table}: no record of the batch fits the key schema {schema} ({example}); DescribeTable: {described}. The batch is retried until CDC_KEY_SCHEMA is corrected")]
     KeySchemaMismatch {
+        /// The source table.
         table: String,
+        /// The configured key schema, as `CDC_KEY_SCHEMA` writes it.
         schema: String,
+        /// The first record's key error (attribute names, never values).
         example: String,
+        /// The table's own key schema, or why DescribeTable could not tell.
         described: String,
     },
+    /// A record must be retried, but neither it nor any record before it has a sequence number
+    /// to report as the first failure, so the whole batch is failed instead
+    /// (`UnreportableFailure`).
     #[error("record {index} of the batch must be retried ({reason}), but no record up to it has a readable SequenceNumber to report")]
-    Unreportable { index: usize, reason: String },
+    Unreportable {
+        /// The failed record's position in the batch.
+        index: usize,
+        /// Why it failed.
+        reason: String,
+    },
 }
 
 impl ErrorType for HandlerError {
@@ -45,6 +62,8 @@ impl ErrorType for HandlerError {
     }
 }
 
+/// The stream-handler function: its sinks, dead-letter queue, key schemas and settings, built
+/// once per container and used for every invocation.
 pub struct StreamHandler {
     sinks: FanOut,
     dead_letters: Box<dyn DeadLetterQueue>,

@@ -8,17 +8,22 @@ use cdc_sinks::{ConfigError, SinkSettings};
 /// A bad setting, named with what it accepts.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    /// `CDC_SINKS` or `CDC_DLQ` is invalid, or a sink or the dead-letter queue cannot be set up.
     #[error(transparent)]
     Sinks(#[from] ConfigError),
+    /// Another setting has a value it does not accept.
     #[error(transparent)]
     Setting(#[from] SettingError),
 }
 
+/// Everything stream-handler reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The settings every function has (deadline margin, metrics namespace, function name).
     pub function: FunctionSettings,
     /// `CDC_SINKS` and `CDC_DLQ`.
     pub sinks: SinkSettings,
+    /// `CDC_VIEW_ON_REMOVE` and `CDC_TTL_DELETES`.
     pub mapping: MappingOptions,
     /// Key schemas given up front; tables not listed are looked up with `DescribeTable`.
     pub key_schemas: Vec<(String, KeySchema)>,

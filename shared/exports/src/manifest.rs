@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 /// The data files' format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Format {
+    /// `DYNAMODB_JSON`: one JSON object per line in DynamoDB's typed JSON (`{"Item": {...}}`
+    /// for a full export).
     #[serde(rename = "DYNAMODB_JSON")]
     DynamoDbJson,
+    /// `ION`: Amazon Ion text, one value per line holding the same fields.
     #[serde(rename = "ION")]
     Ion,
 }
@@ -19,8 +22,18 @@ pub enum Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
-    Full { export_time_ms: i64 },
-    Incremental { from_ms: i64, to_ms: i64 },
+    /// A full export: the table as it was at one instant.
+    Full {
+        /// The instant the export shows the table at, in ms since the epoch.
+        export_time_ms: i64,
+    },
+    /// An incremental export: the items changed in a time window.
+    Incremental {
+        /// The window's start, in ms since the epoch.
+        from_ms: i64,
+        /// The window's end, in ms since the epoch; items are exported as of this instant.
+        to_ms: i64,
+    },
 }
 
 impl Kind {
@@ -47,9 +60,13 @@ impl Kind {
 /// What the processor needs of `manifest-summary.json`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
+    /// The export's ARN (`exportArn`).
     pub export_arn: String,
+    /// The exported table's name, taken from `tableArn`.
     pub table_name: String,
+    /// Full or incremental, with its time or window.
     pub kind: Kind,
+    /// The format of the data files (`outputFormat`).
     pub format: Format,
     /// The key of `manifest-files.json`, in the same bucket.
     pub files_key: String,
@@ -61,8 +78,10 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataFile {
+    /// The data object's key in the export bucket (`dataFileS3Key`).
     #[serde(rename = "dataFileS3Key")]
     pub key: String,
+    /// Items the file holds, one per line (`itemCount`).
     pub item_count: u64,
     /// Base64 MD5 of the object's bytes.
     #[serde(default)]
@@ -73,7 +92,9 @@ pub struct DataFile {
 #[derive(Debug, thiserror::Error)]
 #[error("{key}: {reason}")]
 pub struct ManifestError {
+    /// The manifest's key (an `s3://` URL when it could not be read).
     pub key: String,
+    /// Why it cannot be used: unreadable, not JSON of the expected shape, a missing or bad field.
     pub reason: String,
 }
 

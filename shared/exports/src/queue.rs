@@ -11,21 +11,28 @@ use crate::work::Work;
 /// SQS takes at most ten messages per `SendMessageBatch`.
 const BATCH: usize = 10;
 
+/// Sending work stopped part-way; the messages before `sent` were sent.
 #[derive(Debug, thiserror::Error)]
 #[error("work queue {queue}: {sent} of {total} messages sent, then: {reason}")]
 pub struct QueueError {
+    /// The queue's URL.
     pub queue: String,
+    /// Messages sent before the failing batch (a multiple of ten).
     pub sent: usize,
+    /// Messages there were to send.
     pub total: usize,
+    /// The SDK error, the first entry SQS refused, or the deadline.
     pub reason: String,
 }
 
+/// The work queue export-processor reads, for sending it [`Work`].
 pub struct WorkQueue {
     client: aws_sdk_sqs::Client,
     url: String,
 }
 
 impl WorkQueue {
+    /// The queue at `url`, reached with `client`.
     pub fn new(client: aws_sdk_sqs::Client, url: String) -> Self {
         WorkQueue { client, url }
     }

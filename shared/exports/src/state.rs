@@ -23,7 +23,9 @@ use crate::work::FileWork;
 /// Where a file stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// Not every line is loaded yet: loading resumes after `lines`.
     Loading,
+    /// Every line was processed and the file matches its manifest entry.
     Loaded,
     /// Every line was processed, but the file does not match the manifest (item count or
     /// MD5): its lines are written, so this is recorded for an operator, not retried.
@@ -43,10 +45,13 @@ impl Status {
 /// A file's progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
+    /// Where the file stands.
     pub status: Status,
     /// Lines loaded from the file's start: loading resumes after them.
     pub lines: u64,
+    /// Items written to the sinks, over every invocation that worked on the file.
     pub records: u64,
+    /// Lines sent to the dead-letter queue instead, over every invocation.
     pub dead_letters: u64,
     /// Why the file does not match its manifest entry.
     pub detail: Option<String>,
@@ -54,11 +59,15 @@ pub struct Progress {
     pub updated_at_ms: i64,
 }
 
+/// A state-table call that failed or did not answer by the stop instant.
 #[derive(Debug, thiserror::Error)]
 #[error("state table {table}: {operation} failed: {reason}")]
 pub struct StateError {
+    /// The state table's name.
     pub table: String,
+    /// What was being done, such as `"GetItem"`.
     pub operation: &'static str,
+    /// The SDK error or the deadline.
     pub reason: String,
 }
 
@@ -66,7 +75,9 @@ pub struct StateError {
 /// naming the table and the operation. export-trigger keeps its jobs through it too.
 #[derive(Clone)]
 pub struct StateStore {
+    /// The DynamoDB client every call goes through.
     pub client: aws_sdk_dynamodb::Client,
+    /// The state table's name.
     pub table: String,
 }
 
@@ -83,6 +94,7 @@ impl StateStore {
             .map_err(|reason| self.error(operation, reason))
     }
 
+    /// A [`StateError`] for this table.
     pub fn error(&self, operation: &'static str, reason: String) -> StateError {
         StateError {
             table: self.table.clone(),
@@ -98,6 +110,7 @@ pub struct StateTable {
 }
 
 impl StateTable {
+    /// The state table `table`, reached with `client`.
     pub fn new(client: aws_sdk_dynamodb::Client, table: String) -> Self {
         StateTable {
             store: StateStore { client, table },

@@ -11,14 +11,21 @@ use crate::manifest::{DataFile, Format, Kind, Summary};
 /// One data file to load, with everything needed to map its lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileWork {
+    /// The export bucket.
     pub bucket: String,
     /// The data object's key.
     pub key: String,
+    /// The ARN of the export the file belongs to.
     pub export_arn: String,
+    /// The exported table.
     pub table_name: String,
+    /// The table's partition key attribute.
     pub partition_key: String,
+    /// The table's sort key attribute, `None` for a table without one.
     pub sort_key: Option<String>,
+    /// The file's format.
     pub format: Format,
+    /// Full or incremental export, with its time or window.
     pub kind: Kind,
     /// Items the manifest says the file holds.
     pub item_count: u64,
@@ -44,7 +51,9 @@ pub enum Work {
 /// An export's `manifest-summary.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestWork {
+    /// The export bucket.
     pub bucket: String,
+    /// The key of `manifest-summary.json`.
     pub key: String,
 }
 
@@ -81,6 +90,7 @@ impl FileWork {
         }
     }
 
+    /// The table's key schema, for mapping the file's items.
     pub fn key_schema(&self) -> KeySchema {
         KeySchema {
             partition_key: self.partition_key.clone(),

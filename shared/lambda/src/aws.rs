@@ -21,6 +21,7 @@ pub struct AwsContext {
 }
 
 impl AwsContext {
+    /// A context that loads its configuration from the environment on first use.
     pub fn new() -> Self {
         AwsContext::default()
     }
@@ -32,6 +33,10 @@ impl AwsContext {
         }
     }
 
+    /// The SDK configuration every client is built from: loaded from the environment on the
+    /// first call (region, credentials, endpoint overrides), with this project's timeouts
+    /// (3 s to connect, 20 s per attempt) and, unless `AWS_MAX_ATTEMPTS` or `AWS_RETRY_MODE`
+    /// is set, standard retries of up to 8 attempts with 50 ms to 5 s of backoff.
     pub async fn config(&self) -> &SdkConfig {
         self.config
             .get_or_init(|| async {

@@ -29,7 +29,9 @@ pub trait Function {
 /// What an invocation produced: its answer and its metrics.
 #[derive(Debug)]
 pub struct Invocation<R> {
+    /// The answer serialized back to Lambda.
     pub response: R,
+    /// The metrics written to stdout as one EMF line once the invocation ends.
     pub metrics: Metrics,
 }
 
@@ -42,6 +44,7 @@ pub trait Response: Serialize {
 /// Names the kind of a failure: Lambda records it as the invocation's `errorType`, where alarms
 /// and log queries can match it.
 pub trait ErrorType {
+    /// A short, stable name for the failure kind, such as `"ExportFailed"`.
     fn error_type(&self) -> &'static str;
 }
 
@@ -50,11 +53,14 @@ pub trait ErrorType {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BatchResponse {
     #[serde(rename = "batchItemFailures")]
+    /// The items Lambda must retry; empty when the whole batch succeeded.
     pub batch_item_failures: Vec<ItemFailure>,
 }
 
+/// One entry of a [`BatchResponse`]: an item Lambda must retry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ItemFailure {
+    /// The stream record's `SequenceNumber` or the SQS message's `messageId`.
     #[serde(rename = "itemIdentifier")]
     pub item_identifier: String,
 }

@@ -10,10 +10,13 @@ use cdc_record::KeySchema;
 use tokio::sync::{Mutex, OnceCell};
 use tokio::time::{timeout_at, Instant};
 
+/// A table's key schema is neither configured nor could be read with `DescribeTable`.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read the key schema of table {table:?} (set CDC_KEY_SCHEMA=TABLE:PARTITION_KEY[:SORT_KEY] or allow dynamodb:DescribeTable): {reason}")]
 pub struct KeySchemaError {
+    /// The table whose key schema was wanted.
     pub table: String,
+    /// Why it could not be read: the SDK error, a missing HASH key, or the deadline.
     pub reason: String,
 }
 
@@ -25,6 +28,8 @@ pub struct KeySchemas {
 }
 
 impl KeySchemas {
+    /// Starts with the `configured` schemas (from `CDC_KEY_SCHEMA`); other tables are
+    /// described through `aws` when first asked for.
     pub fn new(configured: Vec<(String, KeySchema)>, aws: Arc<AwsContext>) -> Self {
         KeySchemas {
             known: Mutex::new(

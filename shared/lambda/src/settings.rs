@@ -10,8 +10,11 @@ use cdc_telemetry::Metrics;
 #[derive(Debug, thiserror::Error)]
 #[error("{setting}: {value:?} is not accepted; expected {accepted}")]
 pub struct SettingError {
+    /// The environment variable, such as `CDC_TTL_DELETES`.
     pub setting: &'static str,
+    /// The value it was given.
     pub value: String,
+    /// What it accepts, in words, for the error message.
     pub accepted: &'static str,
 }
 
@@ -20,7 +23,11 @@ pub struct SettingError {
 pub struct FunctionSettings {
     /// How long before the invocation's deadline the function stops writing.
     pub deadline_margin: Duration,
+    /// The CloudWatch namespace of the function's metrics (`CDC_METRICS_NAMESPACE`,
+    /// `DynamoDbCdc` by default).
     pub metrics_namespace: String,
+    /// The Lambda function's name (`AWS_LAMBDA_FUNCTION_NAME`, `local` outside Lambda), the
+    /// metrics' `FunctionName` dimension.
     pub function_name: String,
 }
 

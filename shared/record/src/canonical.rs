@@ -31,10 +31,13 @@
 /// Why a decimal cannot be a DynamoDB number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NumberRange {
+    /// More than the 38 significant digits DynamoDB keeps.
     #[error("more than 38 significant digits")]
     Precision,
+    /// Too large: above 9.9999999999999999999999999999999999999E+125 in magnitude.
     #[error("magnitude above 9.9999999999999999999999999999999999999E+125")]
     Overflow,
+    /// Too small but not zero: below 1E-130 in magnitude.
     #[error("magnitude below 1E-130")]
     Underflow,
 }

@@ -38,12 +38,16 @@ impl<'a> Document<'a> {
 /// The DynamoDB Streams event name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventName {
+    /// A new item was written.
     Insert,
+    /// An existing item was changed or overwritten.
     Modify,
+    /// An item was deleted (by a user or by TTL).
     Remove,
 }
 
 impl EventName {
+    /// The name as DynamoDB Streams writes it: `INSERT`, `MODIFY` or `REMOVE`.
     pub fn as_str(self) -> &'static str {
         match self {
             EventName::Insert => "INSERT",
@@ -63,6 +67,7 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action as sinks write it: `index` or `delete`.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Index => "index",
@@ -74,11 +79,14 @@ impl Action {
 /// Where the record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
+    /// A DynamoDB Streams record delivered to stream-handler.
     Stream,
+    /// A line of a DynamoDB export data file loaded by export-processor.
     Export,
 }
 
 impl Source {
+    /// The source as records and dead letters name it: `stream` or `export`.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Stream => "stream",
@@ -90,10 +98,14 @@ impl Source {
 /// One change to one item, borrowing from the payload it was parsed from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeRecord<'a> {
+    /// The DynamoDB table the item belongs to.
     pub table_name: Cow<'a, str>,
+    /// The item's key, rendered and as typed attributes.
     pub key: PrimaryKey<'a>,
     /// `None` for export items.
     pub event_name: Option<EventName>,
+    /// Whether keyed sinks index (create or replace) or delete the item: delete for a REMOVE
+    /// (and an incremental export's delete), index otherwise.
     pub action: Action,
     /// Milliseconds since the epoch: the stream record's creation time, or the export time.
     pub timestamp_ms: i64,
@@ -103,7 +115,10 @@ pub struct ChangeRecord<'a> {
     pub sequence_number: Option<Cow<'a, str>>,
     /// `None` for export items.
     pub event_id: Option<Cow<'a, str>>,
+    /// A REMOVE made by DynamoDB's TTL process rather than by a user; always `false` for
+    /// export items.
     pub ttl_delete: bool,
+    /// Whether the record came from the stream or an export.
     pub source: Source,
     /// `None` for a REMOVE under `view_on_remove = NEW_IMAGE`.
     pub document: Option<Document<'a>>,

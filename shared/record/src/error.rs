@@ -32,27 +32,42 @@ impl fmt::Display for RecordId {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{record}: {reason}")]
 pub struct MapError {
+    /// Which record failed.
     pub record: RecordId,
+    /// Why it failed.
     pub reason: Reason,
 }
 
+/// Why a record cannot become a change record.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Reason {
     /// The JSON does not have the shape of a stream record or export line; `path` locates the fault.
     #[error("invalid at {path}: {message}")]
-    Shape { path: String, message: String },
+    Shape {
+        /// Where in the record, as a JSON path such as `dynamodb.NewImage.tags.L[2]`.
+        path: String,
+        /// What `serde_json` found wrong there.
+        message: String,
+    },
+    /// A required field is absent; the text names it, such as `dynamodb.Keys`.
     #[error("missing {0}")]
     Missing(&'static str),
+    /// `eventName` (given) is not one of the three DynamoDB Streams event names.
     #[error("eventName {0:?} is not INSERT, MODIFY or REMOVE")]
     EventName(String),
+    /// `eventSourceARN` (given) is not a stream ARN, so the table is unknown.
     #[error("eventSourceARN {0:?} names no table (expected arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL)")]
     EventSourceArn(String),
+    /// `ApproximateCreationDateTime` (given) is negative or implausibly far in the future.
     #[error("ApproximateCreationDateTime {0} is not a time in seconds since the epoch")]
     Timestamp(String),
+    /// An incremental export line's `Metadata.WriteTimestampMicros` (given) is not a whole,
+    /// non-negative number of microseconds.
     #[error(
         "Metadata.WriteTimestampMicros {0:?} is not a time in whole microseconds since the epoch"
     )]
     WriteTimestamp(String),
+    /// The item's key attributes are missing or of a type a key cannot have.
     #[error(transparent)]
     Key(#[from] KeyError),
     /// A line of an ION export that has no DYNAMODB_JSON equivalent.

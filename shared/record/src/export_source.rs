@@ -16,14 +16,22 @@ pub enum ExportKind {
     /// An incremental export: the last state of each item changed in the window
     /// `[from_ms, to_ms)` (`IncrementalExportSpecification`'s `ExportFromTime`/`ExportToTime`,
     /// in milliseconds since the epoch).
-    Incremental { from_ms: i64, to_ms: i64 },
+    Incremental {
+        /// `ExportFromTime`, in milliseconds since the epoch (included).
+        from_ms: i64,
+        /// `ExportToTime`, in milliseconds since the epoch (excluded).
+        to_ms: i64,
+    },
 }
 
 /// What every line of one export shares.
 #[derive(Debug, Clone)]
 pub struct ExportSource<'s> {
+    /// The exported table, written into every change record.
     pub table_name: &'s str,
+    /// The table's key attributes, to render each item's key.
     pub key_schema: &'s KeySchema,
+    /// Full or incremental, which decides each line's version and timestamp.
     pub kind: ExportKind,
     /// See [`crate::version::DEFAULT_EXPORT_MARGIN_MS`].
     pub version_margin_ms: i64,

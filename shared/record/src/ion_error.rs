@@ -6,47 +6,92 @@ use crate::canonical::NumberRange;
 /// (`Item.tags[2]`, empty for the line itself).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IonError {
+    /// The line is not valid Ion text.
     #[error("not Ion text{}: {message}", at_byte(*.offset))]
     Syntax {
+        /// The byte offset in the line where ion-rs found the fault, when it says.
         offset: Option<usize>,
+        /// ion-rs's description of the fault (its first line).
         message: String,
     },
     #[error(
         "containers nest more than {limit} deep at byte {offset} (DynamoDB items nest at most 32 levels)"
     )]
-    TooDeep { offset: usize, limit: usize },
+    /// Lists and structs nest deeper than the parser allows (checked before parsing, so a
+    /// hostile line cannot exhaust the stack).
+    TooDeep {
+        /// The byte offset of the bracket that went past the limit.
+        offset: usize,
+        /// The deepest nesting allowed.
+        limit: usize,
+    },
+    /// The line holds an S-expression, which no DynamoDB value is.
     #[error("an S-expression at byte {offset}: no DynamoDB value is one")]
-    SExp { offset: usize },
+    SExp {
+        /// The byte offset of the S-expression's opening parenthesis.
+        offset: usize,
+    },
+    /// A value of the wrong Ion type where the line's structure wants another, such as a list
+    /// where the item struct should be.
     #[error("{}: expected {expected}, found {found}", location(path))]
     Shape {
+        /// Where the value is (empty for the line itself).
         path: String,
+        /// What belongs there, in words.
         expected: &'static str,
+        /// The Ion type found instead.
         found: &'static str,
     },
     #[error("{}: an Ion {found} is no DynamoDB value (those are string, symbol, decimal, int, bool, null, blob, struct, list and $dynamodb_SS/NS/BS-annotated lists)", location(path))]
-    Type { path: String, found: &'static str },
-    #[error("{}: annotation {annotation:?} on {on}; DynamoDB values carry none but $dynamodb_SS, $dynamodb_NS or $dynamodb_BS, alone, on a list", location(path))]
-    Annotation {
+    /// An attribute value of an Ion type that has no DynamoDB counterpart (float, timestamp,
+    /// clob...).
+    Type {
+        /// Where the value is.
         path: String,
+        /// Its Ion type.
+        found: &'static str,
+    },
+    #[error("{}: annotation {annotation:?} on {on}; DynamoDB values carry none but $dynamodb_SS, $dynamodb_NS or $dynamodb_BS, alone, on a list", location(path))]
+    /// A value carries an annotation other than the set annotations DynamoDB writes.
+    Annotation {
+        /// Where the value is.
+        path: String,
+        /// The unexpected annotation (`$0` when it has no text).
         annotation: String,
+        /// The Ion type of the annotated value.
         on: &'static str,
     },
     #[error(
         "{}: a field name or symbol without text (symbol ID only)",
         location(path)
     )]
-    NoText { path: String },
-    #[error("{}: {value} is no DynamoDB number: {why}", location(path))]
-    Number {
+    /// A field name or symbol given only by a symbol ID, so its text is unknown.
+    NoText {
+        /// Where it is.
         path: String,
+    },
+    #[error("{}: {value} is no DynamoDB number: {why}", location(path))]
+    /// A decimal or int that DynamoDB could not store.
+    Number {
+        /// Where it is.
+        path: String,
+        /// The number as Ion wrote it.
         value: String,
+        /// Which of DynamoDB's limits it breaks.
         why: NumberRange,
     },
     #[error(
         "{}: {value} is not a whole number of microseconds since the epoch",
         location(path)
     )]
-    WriteTimestamp { path: String, value: String },
+    /// An incremental export's `Metadata.WriteTimestampMicros` is not a whole, non-negative
+    /// number of microseconds.
+    WriteTimestamp {
+        /// Where it is.
+        path: String,
+        /// The value found.
+        value: String,
+    },
 }
 
 fn at_byte(offset: Option<usize>) -> String {

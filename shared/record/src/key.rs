@@ -7,17 +7,27 @@ use crate::value::{AttributeValue, Item};
 /// The key attributes of a table (from `CDC_KEY_SCHEMA` or `DescribeTable`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySchema {
+    /// The partition (HASH) key attribute's name.
     pub partition_key: String,
+    /// The sort (RANGE) key attribute's name, `None` when the table has none.
     pub sort_key: Option<String>,
 }
 
 /// Why an item's key cannot be rendered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    /// The item lacks the key attribute named.
     #[error("key attribute {0:?} is missing")]
     Missing(String),
+    /// A key attribute is not a string, number or binary.
     #[error("key attribute {name:?} has type {found}; keys are S, N or B")]
-    Type { name: String, found: &'static str },
+    Type {
+        /// The key attribute's name.
+        name: String,
+        /// The DynamoDB type it has, such as `M`.
+        found: &'static str,
+    },
+    /// The record's `Keys` hold an attribute the schema does not name.
     #[error("the record's Keys hold attribute {0:?}, which the key schema does not name")]
     Unexpected(String),
 }
@@ -36,7 +46,9 @@ impl KeyError {
 pub struct PrimaryKey<'a> {
     /// `partition|sort` (or `partition` alone), with `|` and `\` escaped in each component.
     pub primary_key: Cow<'a, str>,
+    /// The partition key value as text (unescaped): S as is, N as its decimal text, B as base64.
     pub partition_key: Cow<'a, str>,
+    /// The sort key value as text, rendered the same way; `None` when the table has no sort key.
     pub sort_key: Option<Cow<'a, str>>,
     /// The key attributes with their DynamoDB types, for sinks that address the item by key.
     pub attributes: Item<'a>,

@@ -17,7 +17,9 @@ pub struct Number<'a>(Cow<'a, str>);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{text:?} is not a decimal number ({why})")]
 pub struct NumberError {
+    /// The text that was rejected.
     pub text: String,
+    /// What is wrong with it, such as `"no digits"` or `"malformed exponent"`.
     pub why: &'static str,
 }
 

@@ -23,6 +23,8 @@ pub enum TtlDeletes {
 /// Mapping settings shared by every source.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MappingOptions {
+    /// What a REMOVE's document holds (`CDC_VIEW_ON_REMOVE`).
     pub view_on_remove: ViewOnRemove,
+    /// Whether TTL deletes are delivered or left out (`CDC_TTL_DELETES`).
     pub ttl_deletes: TtlDeletes,
 }

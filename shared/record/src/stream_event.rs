@@ -28,10 +28,12 @@ pub struct StreamEvent<'a> {
 pub struct EventError(pub(crate) String);
 
 impl StreamEvent<'_> {
+    /// The number of records in the batch, parsed or not.
     pub fn len(&self) -> usize {
         self.raws.len()
     }
 
+    /// Whether the batch holds no record.
     pub fn is_empty(&self) -> bool {
         self.raws.is_empty()
     }
@@ -112,6 +114,7 @@ pub fn sequence_number_of(raw: &str) -> Option<Cow<'_, str>> {
 }
 
 impl<'a> StreamRecord<'a> {
+    /// The record's `dynamodb.SequenceNumber`, `None` when it has none.
     pub fn sequence_number(&self) -> Option<&str> {
         self.dynamodb
             .as_ref()?
@@ -125,6 +128,7 @@ impl<'a> StreamRecord<'a> {
         record_id(self.sequence_number())
     }
 
+    /// The record's JSON text exactly as it was in the payload.
     pub fn raw(&self) -> &'a str {
         self.raw
     }

@@ -20,6 +20,7 @@ pub const TYPE_TAGS: &[&str] = &["S", "N", "B", "BOOL", "NULL", "M", "L", "SS", 
 pub struct Text<'a>(pub Cow<'a, str>);
 
 impl Text<'_> {
+    /// The string.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -30,6 +31,7 @@ impl Text<'_> {
 pub struct Binary<'a>(Cow<'a, str>);
 
 impl<'a> Binary<'a> {
+    /// Keeps `text` as the value if it is valid standard base64; fails otherwise.
     pub fn parse(text: Cow<'a, str>) -> Result<Self, base64::DecodeError> {
         validate_base64(&text)?;
         Ok(Binary(text))
@@ -54,15 +56,25 @@ impl<'a> Binary<'a> {
 /// One DynamoDB attribute value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttributeValue<'a> {
+    /// `S`: a string.
     S(Text<'a>),
+    /// `N`: a number, kept as its decimal text.
     N(Number<'a>),
+    /// `B`: binary data, kept as base64.
     B(Binary<'a>),
+    /// `BOOL`: a boolean.
     Bool(bool),
+    /// `NULL`: the null value.
     Null,
+    /// `M`: a map of named attributes.
     M(Item<'a>),
+    /// `L`: a list of values of any types.
     L(Vec<AttributeValue<'a>>),
+    /// `SS`: a string set.
     Ss(Vec<Text<'a>>),
+    /// `NS`: a number set.
     Ns(Vec<Number<'a>>),
+    /// `BS`: a binary set.
     Bs(Vec<Binary<'a>>),
 }
 
@@ -89,6 +101,7 @@ impl AttributeValue<'_> {
 pub struct Item<'a>(pub Vec<(Text<'a>, AttributeValue<'a>)>);
 
 impl<'a> Item<'a> {
+    /// The value of the attribute `name`, `None` when the item has no such attribute.
     pub fn get(&self, name: &str) -> Option<&AttributeValue<'a>> {
         self.0
             .iter()
@@ -96,14 +109,17 @@ impl<'a> Item<'a> {
             .map(|(_, v)| v)
     }
 
+    /// The number of attributes.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether the item has no attribute.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The attributes as `(name, value)` pairs, in the order the source wrote them.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &AttributeValue<'a>)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }

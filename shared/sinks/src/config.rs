@@ -22,11 +22,20 @@ const DLQ_FORMS: &str = "stderr, stdout, file:///ABSOLUTE/PATH.jsonl, sqs://QUEU
 /// One sink as configured, before any I/O.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkConfig {
+    /// `stdout`: change records as JSON Lines on standard output (the function's log).
     Stdout,
-    File { path: PathBuf },
+    /// `file:///ABSOLUTE/PATH.jsonl`: change records appended to a local file as JSON Lines.
+    File {
+        /// The file's absolute path.
+        path: PathBuf,
+    },
+    /// `dynamodb://TABLE`: a replica, history or batch table.
     DynamoDb(DynamoDbConfig),
+    /// `opensearch+https://HOST/INDEX` (or `+http`): an OpenSearch index, written with `_bulk`.
     OpenSearch(OpenSearchConfig),
+    /// `s3://BUCKET/PREFIX`: one JSON Lines object per batch.
     S3(S3Config),
+    /// `sqs://`, `sns://`, `kinesis://` or `events://`: one message per change record.
     Messaging(MessagingConfig),
 }
 
@@ -51,6 +60,8 @@ impl SinkConfig {
             .collect()
     }
 
+    /// Parses one sink URL; fails on an unknown scheme or option, or a value a sink does not
+    /// accept.
     pub fn parse(raw: &str) -> Result<SinkConfig, ConfigError> {
         let url = SinkUrl::parse(SINKS_SETTING, raw)?;
         match url.scheme {
@@ -97,6 +108,7 @@ impl SinkConfig {
 pub struct SinkSettings {
     /// Each sink's URL and configuration.
     pub sinks: Vec<(String, SinkConfig)>,
+    /// Where records that cannot be written go.
     pub dead_letters: DeadLetterConfig,
 }
 
@@ -136,10 +148,18 @@ pub async fn build_fan_out(
 /// The dead-letter queue as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeadLetterConfig {
+    /// `stderr` (the default): dead letters as JSON Lines in the function's log.
     Stderr,
+    /// `stdout`: dead letters as JSON Lines on standard output.
     Stdout,
-    File { path: PathBuf },
+    /// `file:///ABSOLUTE/PATH.jsonl`: dead letters appended to a local file.
+    File {
+        /// The file's absolute path.
+        path: PathBuf,
+    },
+    /// `sqs://QUEUE`: one SQS message per dead letter.
     Sqs(SqsDeadLetterConfig),
+    /// `s3://BUCKET/PREFIX`: dead letters written as S3 objects.
     S3(S3DeadLetterConfig),
 }
 
@@ -169,6 +189,8 @@ impl DeadLetterConfig {
         }
     }
 
+    /// Sets the dead-letter queue up (cold start): opens the file, or creates the client and,
+    /// for SQS, checks the queue; fails when that is not possible.
     pub async fn build(&self, aws: &AwsContext) -> Result<Box<dyn DeadLetterQueue>, ConfigError> {
         Ok(match self {
             DeadLetterConfig::Stderr | DeadLetterConfig::Stdout => {

@@ -15,6 +15,7 @@ use crate::fanout::FanOut;
 /// A mapped batch: change records with the positions of their source records, and dead letters.
 #[derive(Debug, Default)]
 pub struct MappedBatch<'a> {
+    /// The change records to write, in batch order.
     pub changes: Vec<ChangeRecord<'a>>,
     /// `positions[i]` is the position of `changes[i]`'s source record in the batch.
     pub positions: Vec<usize>,

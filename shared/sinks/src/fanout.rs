@@ -24,6 +24,7 @@ pub struct FanOutReport {
 }
 
 impl FanOut {
+    /// Writes go to all of `sinks`; their order is `CDC_SINKS` order.
     pub fn new(sinks: Vec<Box<dyn Sink>>) -> Self {
         FanOut { sinks }
     }

@@ -14,12 +14,14 @@ use tokio::time::Instant;
 use crate::output::LineOutput;
 use crate::sink::{FailureKind, Sink, WriteReport};
 
+/// The `stdout` and `file://` sinks: each change record as one JSON line.
 pub struct JsonLinesSink {
     name: String,
     output: LineOutput,
 }
 
 impl JsonLinesSink {
+    /// A sink writing to `output`, which `name` names in logs and errors.
     pub fn new(name: impl Into<String>, output: LineOutput) -> Self {
         JsonLinesSink {
             name: name.into(),

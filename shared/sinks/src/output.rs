@@ -8,12 +8,17 @@ use std::sync::{Arc, Mutex};
 /// A place to append whole buffers of lines.
 #[derive(Debug, Clone)]
 pub enum LineOutput {
+    /// The process's standard output.
     Stdout,
+    /// The process's standard error.
     Stderr,
+    /// A file opened for appending (see [`LineOutput::append_to`]), shared by every clone.
     /// `sync` is false for what is no regular file (`/dev/null`, a pipe): `fdatasync` fails
     /// there with EINVAL, and a write that succeeded is as durable as such a file allows.
     File {
+        /// The open file.
         file: Arc<Mutex<File>>,
+        /// Whether writes wait for `fdatasync`.
         sync: bool,
     },
 }

@@ -7,10 +7,13 @@ use std::borrow::Cow;
 pub struct PerTable(String);
 
 impl PerTable {
+    /// A name from its template, as written in the URL (`{table}` optional).
     pub fn new(template: impl Into<String>) -> Self {
         PerTable(template.into())
     }
 
+    /// The name for the source table `table`: every `{table}` replaced by it (borrowed when
+    /// the template has none).
     pub fn for_table<'t>(&'t self, table: &str) -> Cow<'t, str> {
         if self.0.contains("{table}") {
             Cow::Owned(self.0.replace("{table}", table))
@@ -19,6 +22,7 @@ impl PerTable {
         }
     }
 
+    /// The name as written, `{table}` not replaced.
     pub fn template(&self) -> &str {
         &self.0
     }

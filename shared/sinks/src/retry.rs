@@ -49,6 +49,8 @@ pub fn classify(error: &impl ProvideErrorMetadata) -> FailureKind {
     classify_code(error.code())
 }
 
+/// Classifies an error code alone: permanent for the codes that say the request itself is
+/// invalid (such as `ValidationException`), retryable for any other code and for none.
 pub fn classify_code(code: Option<&str>) -> FailureKind {
     match code {
         Some(code) if PERMANENT_CODES.contains(&code) => FailureKind::Permanent,

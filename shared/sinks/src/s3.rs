@@ -66,15 +66,21 @@ pub(crate) const OPTIONS: &[&str] = &["gzip"];
 /// Objects of one batch in flight at once.
 const CONCURRENCY: usize = 16;
 
+/// `s3://BUCKET/PREFIX?...`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Config {
+    /// The bucket, `{table}` allowed.
     pub bucket: PerTable,
     /// Without leading or trailing `/`; may be empty.
     pub prefix: PerTable,
+    /// Whether objects are gzip-compressed (`.jsonl.gz`; the default) or not (`gzip=false`,
+    /// `.jsonl`).
     pub gzip: bool,
 }
 
 impl S3Config {
+    /// Reads the bucket, the prefix and the `gzip` option; fails on a bad bucket name and on
+    /// any other option.
     pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let (bucket, prefix) = bucket_and_prefix(&url, "s3://BUCKET/PREFIX")?;
         let gzip = url.choice("gzip", &["true", "false"])? != Some("false");
@@ -86,6 +92,8 @@ impl S3Config {
         })
     }
 
+    /// The sink, named `name` (its URL), with an S3 client from `aws`; nothing is checked
+    /// before the first write.
     pub async fn build(&self, name: &str, aws: &AwsContext) -> S3Sink {
         S3Sink {
             name: name.to_owned(),
@@ -96,6 +104,7 @@ impl S3Config {
     }
 }
 
+/// The `s3://` sink.
 pub struct S3Sink {
     name: String,
     client: aws_sdk_s3::Client,

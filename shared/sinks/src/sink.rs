@@ -21,6 +21,8 @@ pub trait Sink: Send + Sync {
     /// Names the sink in logs and dead letters (its URL without secrets).
     fn name(&self) -> &str;
 
+    /// Writes `records` (see the trait docs for the contract) and reports those not durably
+    /// accepted.
     async fn write(&self, records: &[ChangeRecord<'_>], deadline: Instant) -> WriteReport;
 
     /// Requests sent to the destination so far (for benchmarks and metrics).
@@ -61,6 +63,7 @@ pub enum FailureKind {
     Permanent,
 }
 
+/// An error shared by every record it failed (one failed call fails many records).
 pub type SharedError = Arc<dyn Error + Send + Sync>;
 
 /// One record a sink did not accept.
@@ -68,17 +71,21 @@ pub type SharedError = Arc<dyn Error + Send + Sync>;
 pub struct Failure {
     /// Position in the slice given to `write`.
     pub index: usize,
+    /// Whether a retry can succeed, or the record must be dead-lettered.
     pub kind: FailureKind,
+    /// Why the sink did not accept it.
     pub error: SharedError,
 }
 
 /// The records of one `write` that were not durably accepted; all others were.
 #[derive(Debug, Clone, Default)]
 pub struct WriteReport {
+    /// The records that failed, with why and whether to retry them.
     pub failures: Vec<Failure>,
 }
 
 impl WriteReport {
+    /// Every record was accepted.
     pub fn ok() -> Self {
         WriteReport::default()
     }

@@ -11,30 +11,49 @@ pub const DLQ_SETTING: &str = "CDC_DLQ";
 /// A bad `CDC_SINKS` or `CDC_DLQ`, or a sink that cannot be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The URL's scheme names no sink (or dead-letter queue).
     #[error("{setting}: unknown scheme {scheme:?} in {url:?}; accepted: {accepted}")]
     UnknownScheme {
+        /// `CDC_SINKS` or `CDC_DLQ`.
         setting: &'static str,
+        /// The whole URL.
         url: String,
+        /// The scheme found.
         scheme: String,
+        /// The URL forms accepted, for the message.
         accepted: &'static str,
     },
+    /// The URL has a query option its sink does not take.
     #[error("{setting}: {url:?} has unknown option {option:?}; accepted options: {accepted}")]
     UnknownOption {
+        /// `CDC_SINKS` or `CDC_DLQ`.
         setting: &'static str,
+        /// The whole URL.
         url: String,
+        /// The first option not taken.
         option: String,
+        /// The options the sink takes, comma-separated (`none` when it takes none).
         accepted: String,
     },
+    /// The URL is malformed, one of its values is out of range, or (at cold start) what it
+    /// names cannot be used, such as an SQS queue that does not exist.
     #[error("{setting}: {url:?}: {message}")]
     Invalid {
+        /// `CDC_SINKS` or `CDC_DLQ`.
         setting: &'static str,
+        /// The whole URL.
         url: String,
+        /// What is wrong.
         message: String,
     },
+    /// A `file://` sink or dead-letter file cannot be opened for appending.
     #[error("{setting}: cannot open {path}: {source}")]
     Open {
+        /// `CDC_SINKS` or `CDC_DLQ`.
         setting: &'static str,
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
 }
@@ -44,13 +63,18 @@ pub enum ConfigError {
 pub struct SinkUrl<'a> {
     /// The environment variable it came from, for error messages.
     pub setting: &'static str,
+    /// The whole URL as written.
     pub raw: &'a str,
+    /// What comes before `://` (or the whole URL before `?` when there is no `://`).
     pub scheme: &'a str,
+    /// What comes between `://` and `?`; empty when absent.
     pub target: &'a str,
     options: Vec<(String, String)>,
 }
 
 impl<'a> SinkUrl<'a> {
+    /// Splits `raw` (found in the variable `setting`) into scheme, target and options; fails
+    /// only when an option is given twice.
     pub fn parse(setting: &'static str, raw: &'a str) -> Result<Self, ConfigError> {
         let (base, query) = raw.split_once('?').unwrap_or((raw, ""));
         let (scheme, target) = base.split_once("://").unwrap_or((base, ""));
@@ -147,6 +171,7 @@ impl<'a> SinkUrl<'a> {
         }
     }
 
+    /// A [`ConfigError::Invalid`] for this URL.
     pub fn invalid(&self, message: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             setting: self.setting,

@@ -8,18 +8,36 @@ use serde_json::{json, Map, Value};
 
 /// Data Prepper's counter names, plus our latency.
 pub mod names {
+    /// Stream records written to every sink in this invocation (stream-handler).
     pub const CHANGE_EVENTS_PROCESSED: &str = "changeEventsProcessed";
+    /// Stream records that could not be mapped or written and went to the dead-letter queue
+    /// instead (stream-handler).
     pub const CHANGE_EVENTS_PROCESSING_ERRORS: &str = "changeEventsProcessingErrors";
+    /// Stream records the mapping options dropped on purpose, such as TTL deletes when
+    /// `ttl_deletes` is `drop` (stream-handler).
     pub const CHANGE_EVENTS_FILTERED: &str = "changeEventsFiltered";
+    /// Stream records from the first failure to the end of the batch, which Lambda sends again
+    /// in a later invocation (stream-handler).
     pub const CHANGE_EVENTS_FAILED: &str = "changeEventsFailed";
+    /// Milliseconds from a change in DynamoDB to its write in the sinks, one value per written
+    /// record (a distribution; stream-handler).
     pub const CHANGE_EVENT_LATENCY: &str = "changeEventLatency";
+    /// 1 for a batch that moved its shard forward (its first record was written, filtered or
+    /// dead-lettered), 0 for one that failed from its first record or was empty (stream-handler).
     pub const SHARD_PROGRESS: &str = "shardProgress";
+    /// DynamoDB exports that completed (export-trigger, once per export).
     pub const EXPORT_JOB_SUCCESS: &str = "exportJobSuccess";
+    /// Export attempts that DynamoDB reported as failed (export-trigger, once per attempt).
     pub const EXPORT_JOB_FAILURE: &str = "exportJobFailure";
+    /// Data files listed in a completed export's manifest.
     pub const EXPORT_S3_OBJECTS_TOTAL: &str = "exportS3ObjectsTotal";
+    /// Data files loaded to their end (export-processor).
     pub const EXPORT_S3_OBJECTS_PROCESSED: &str = "exportS3ObjectsProcessed";
+    /// Items a completed export's manifest says its data files hold.
     pub const EXPORT_RECORDS_TOTAL: &str = "exportRecordsTotal";
+    /// Export items written to the sinks (export-processor).
     pub const EXPORT_RECORDS_PROCESSED: &str = "exportRecordsProcessed";
+    /// Export lines that went to the dead-letter queue instead of the sinks (export-processor).
     pub const EXPORT_RECORDS_PROCESSING_ERRORS: &str = "exportRecordsProcessingErrors";
     /// Milliseconds since an export not yet loaded was started (ours; its alarm says a load
     /// takes too long: snapshot copies are safe only while sinks remember deletes).
@@ -34,7 +52,9 @@ pub mod names {
 /// CloudWatch units used here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
+    /// A plain count of events or items.
     Count,
+    /// A duration in milliseconds.
     Milliseconds,
 }
 
@@ -59,6 +79,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// No metrics yet, published under the CloudWatch `namespace` with every `(name, value)`
+    /// pair of `dimensions` as the metrics' one dimension set.
     pub fn new(namespace: impl Into<String>, dimensions: Vec<(String, String)>) -> Self {
         Metrics {
             namespace: namespace.into(),
@@ -88,6 +110,8 @@ impl Metrics {
         self.values(name).first().map_or(0, |v| *v as u64)
     }
 
+    /// Every value recorded under `name`: one total for a counter, the sampled values for a
+    /// distribution, empty when nothing was recorded.
     pub fn values(&self, name: &str) -> &[f64] {
         self.metrics
             .iter()

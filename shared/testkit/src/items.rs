@@ -11,15 +11,25 @@ pub type Item = HashMap<String, AttributeValue>;
 /// A value with sets sorted and numbers in one canonical spelling.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Canonical {
+    /// `S`: a string.
     S(String),
+    /// `N`: a number in canonical spelling.
     N(String),
+    /// `B`: the decoded bytes.
     B(Vec<u8>),
+    /// `BOOL`.
     Bool(bool),
+    /// `NULL`.
     Null,
+    /// `M`: attributes by name.
     M(BTreeMap<String, Canonical>),
+    /// `L`: a list, in order.
     L(Vec<Canonical>),
+    /// `SS`: a string set, sorted.
     Ss(Vec<String>),
+    /// `NS`: a number set in canonical spelling, sorted.
     Ns(Vec<String>),
+    /// `BS`: a binary set, sorted.
     Bs(Vec<Vec<u8>>),
 }
 

@@ -3,19 +3,26 @@
 
 use serde_json::value::RawValue;
 
+/// A JSON value whose numbers keep their exact text and whose objects compare equal whatever
+/// their key order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
     /// The number exactly as written.
     Number(String),
+    /// A string, unescaped.
     String(String),
+    /// An array, in order.
     Array(Vec<Json>),
     /// Entries sorted by key.
     Object(Vec<(String, Json)>),
 }
 
 impl Json {
+    /// Parses `text`; panics when it is not valid JSON (this is for tests).
     pub fn parse(text: &str) -> Json {
         let raw: &RawValue = serde_json::from_str(text).expect("valid JSON");
         Self::from_raw(raw)
@@ -46,6 +53,7 @@ impl Json {
         }
     }
 
+    /// The value of `key` in an object; panics when this is not an object or has no such key.
     pub fn get(&self, key: &str) -> &Json {
         match self {
             Json::Object(entries) => entries
@@ -57,6 +65,7 @@ impl Json {
         }
     }
 
+    /// The string this value holds; panics when it is not a string.
     pub fn str(&self) -> &str {
         match self {
             Json::String(s) => s,

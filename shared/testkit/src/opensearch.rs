@@ -80,7 +80,9 @@ use tokio::net::TcpListener;
 /// A document as stored: `source` is `None` for a deleted one (its tombstone).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
+    /// The external version it was written with.
     pub version: i64,
+    /// The document, or `None` for a delete's tombstone.
     pub source: Option<Value>,
 }
 
@@ -125,12 +127,17 @@ impl Document {
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The HTTP method.
     pub method: String,
     /// Path and query, as sent.
     pub target: String,
+    /// The status the fake answered.
     pub status: u16,
+    /// Bytes of the request body.
     pub bytes: usize,
+    /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// The `Authorization` header, if any.
     pub authorization: Option<String>,
     /// `(action, _index, _id, version)` of each bulk operation.
     pub operations: Vec<(String, String, String, i64)>,
@@ -139,15 +146,24 @@ pub struct Received {
 /// The authentication the fake requires.
 #[derive(Debug, Clone)]
 pub enum Expect {
+    /// Any request is accepted.
     Nothing,
+    /// Requests must be SigV4-signed with these credentials.
     SigV4 {
+        /// The service signed for (`es` or `aoss`).
         service: &'static str,
+        /// The region signed for.
         region: &'static str,
+        /// The access key id.
         access_key: &'static str,
+        /// The secret key.
         secret_key: &'static str,
     },
+    /// Requests must carry HTTP basic auth with these credentials.
     Basic {
+        /// The user name.
         username: String,
+        /// The password.
         password: String,
     },
 }
@@ -196,16 +212,19 @@ struct State {
     expect: Expect,
 }
 
+/// A fake OpenSearch cluster on 127.0.0.1 (see the module docs).
 pub struct FakeOpenSearch {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
 }
 
 impl FakeOpenSearch {
+    /// Starts the fake, accepting any request.
     pub async fn start() -> FakeOpenSearch {
         FakeOpenSearch::start_expecting(Expect::Nothing).await
     }
 
+    /// Starts the fake, requiring `expect` of every request.
     pub async fn start_expecting(expect: Expect) -> FakeOpenSearch {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -252,6 +271,7 @@ impl FakeOpenSearch {
         self.state.lock().expect("fake state")
     }
 
+    /// The document `id` of `index` as stored (tombstones included).
     pub fn stored(&self, index: &str, id: &str) -> Option<Stored> {
         self.state()
             .docs
@@ -330,6 +350,7 @@ impl FakeOpenSearch {
         self.state().scrolls.len()
     }
 
+    /// Every index that exists, by name.
     pub fn indices(&self) -> Vec<String> {
         self.state().indices.keys().cloned().collect()
     }
@@ -347,26 +368,32 @@ impl FakeOpenSearch {
         self.state().expect = expect;
     }
 
+    /// Every request received so far, in order.
     pub fn received(&self) -> Vec<Received> {
         self.state().received.clone()
     }
 
+    /// Answers the next bulk operation on `id` with a 429 once.
     pub fn throttle_once(&self, id: &str) {
         self.state().faults.throttle_once.insert(id.to_owned());
     }
 
+    /// Answers every bulk operation on `id` with a 429.
     pub fn throttle_always(&self, id: &str) {
         self.state().faults.throttle_always.insert(id.to_owned());
     }
 
+    /// Rejects every bulk operation on `id` with a mapping error (400).
     pub fn reject_mapping(&self, id: &str) {
         self.state().faults.reject_mapping.insert(id.to_owned());
     }
 
+    /// Fails the next `count` requests as a whole with a 500.
     pub fn fail_requests(&self, count: usize) {
         self.state().faults.fail_requests = count;
     }
 
+    /// Leaves the next `count` requests unanswered.
     pub fn stall_requests(&self, count: usize) {
         self.state().faults.stall_requests = count;
     }
@@ -377,6 +404,7 @@ impl FakeOpenSearch {
         state.faults.stall_after = Some(state.faults.arrived + count);
     }
 
+    /// Answers bulk requests over `bytes` with an empty 413, as Netty does.
     pub fn max_content_length(&self, bytes: usize) {
         self.state().faults.max_content_length = Some(bytes);
     }

@@ -7,8 +7,10 @@ use crate::run::{Options, DEFAULT_EXAMPLES, DEFAULT_MAX_READS_PER_SECOND};
 /// The environment variables `--opensearch-auth basic` reads (not options: a password on the
 /// command line shows in process lists and shell history).
 pub const USERNAME_VARIABLE: &str = "CDC_VERIFY_OPENSEARCH_USERNAME";
+/// The environment variable holding the password for `--opensearch-auth basic`.
 pub const PASSWORD_VARIABLE: &str = "CDC_VERIFY_OPENSEARCH_PASSWORD";
 
+/// The `--help` text: every option, its default, and the exit statuses.
 pub const USAGE: &str = "\
 cdc-verify: compare a DynamoDB table with what the CDC sinks wrote from it
 
@@ -51,53 +53,78 @@ Exit status: 0 equal, 1 different, 2 error (bad arguments, unreachable table or 
 /// How the report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReportFormat {
+    /// Lines for people to read (the default).
     #[default]
     Text,
+    /// One JSON document, for scripts.
     Json,
 }
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
+    /// Run a comparison.
     Verify {
+        /// What to compare, and how.
         options: Options,
+        /// How to print the report.
         report: ReportFormat,
     },
+    /// Print [`USAGE`] (`-h` or `--help`).
     Help,
 }
 
 /// A command line mistake: names the option, what was given and what is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArgError {
+    /// An argument (given) that is no option.
     #[error("unknown option {0:?}; accepted: --source, --replica, --replica-mode, --opensearch, --opensearch-auth, --max-reads-per-second, --segments, --examples, --report, --help")]
     Unknown(String),
     #[error("{option} needs a value: {accepted}")]
+    /// An option given last, without its value.
     MissingValue {
+        /// The option.
         option: &'static str,
+        /// What its value may be.
         accepted: &'static str,
     },
     #[error("{option} {value:?} is not accepted: {problem}; accepted: {accepted}")]
+    /// An option's value that is not accepted.
     Invalid {
+        /// The option.
         option: &'static str,
+        /// The value given.
         value: String,
+        /// What is wrong with it.
         problem: String,
+        /// What its value may be.
         accepted: &'static str,
     },
+    /// An option (named) given twice.
     #[error("{0} is given more than once")]
     Repeated(&'static str),
+    /// `--source` is missing.
     #[error("--source TABLE is required")]
     NoSource,
+    /// Neither `--replica` nor `--opensearch` is given.
     #[error("nothing to compare the source with: give --replica TABLE and/or --opensearch URL")]
     NoTarget,
     #[error("{option} given without {needs}")]
+    /// An option that only qualifies another one, given without it (such as `--replica-mode`
+    /// without `--replica`).
     Orphan {
+        /// The option given.
         option: &'static str,
+        /// The option it needs.
         needs: &'static str,
     },
+    /// `--replica` names the `--source` table.
     #[error("--replica names the source table itself")]
     SameTable,
+    /// `--opensearch-auth basic` without both credential variables set.
     #[error("--opensearch-auth basic needs the environment variables {USERNAME_VARIABLE} and {PASSWORD_VARIABLE}")]
     NoCredentials,
+    /// An argument is not valid UTF-8.
     #[error("an argument is not valid UTF-8")]
     NotUtf8,
 }

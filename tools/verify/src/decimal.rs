@@ -17,10 +17,13 @@ pub struct Decimal {
 /// Why a text is not a decimal. It names the fault, never the text: numbers are item data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DecimalError {
+    /// Neither side of the decimal point has a digit.
     #[error("a number has no digits")]
     NoDigits,
+    /// A character that has no place in a decimal number.
     #[error("a number has an unexpected character")]
     Character,
+    /// The part after `e` or `E` has no digits or is too large to handle.
     #[error("a number's exponent is malformed or out of range")]
     Exponent,
 }

@@ -25,14 +25,19 @@ const MAX_DEPTH: usize = 64;
 /// Why a document cannot be compared. Never quotes the document (item data).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DocumentError {
+    /// Not valid JSON; the text gives the error's kind and position only.
     #[error("a document is not valid JSON ({0})")]
     Json(String),
+    /// Valid JSON, but not an object.
     #[error("a document is not a JSON object")]
     NotAnObject,
+    /// Nested deeper than any item or mapping could be.
     #[error("a document nests deeper than {MAX_DEPTH} levels")]
     Depth,
+    /// A value that cannot be put in canonical form, such as a malformed number.
     #[error("{0}")]
     Value(#[from] ValueError),
+    /// The record crate rejected the source item when rendering its expected document.
     #[error("the record crate cannot map the item: {0}")]
     Map(String),
 }

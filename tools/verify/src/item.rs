@@ -61,13 +61,20 @@ impl ReplicaMode {
 /// value: item data must not reach logs).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
+    /// A number (or number set element) that is not a decimal.
     #[error("attribute {attribute:?}: {reason}")]
     Number {
+        /// The attribute's name.
         attribute: String,
+        /// What is wrong with the number.
         reason: DecimalError,
     },
+    /// A value of an attribute type this tool does not handle (the SDK may add types).
     #[error("attribute {attribute:?} has an attribute type this tool does not know")]
-    UnknownType { attribute: String },
+    UnknownType {
+        /// The attribute's name.
+        attribute: String,
+    },
 }
 
 /// Computes fingerprints and canonical forms, reusing one buffer.

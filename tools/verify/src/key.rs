@@ -14,8 +14,11 @@ use crate::item::SdkItem;
 /// A key attribute's declared type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyType {
+    /// A string.
     S,
+    /// A number.
     N,
+    /// Binary.
     B,
 }
 
@@ -32,26 +35,43 @@ impl fmt::Display for KeyType {
 /// One key attribute: name and type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPart {
+    /// The attribute's name.
     pub name: String,
+    /// Its declared type.
     pub kind: KeyType,
 }
 
 /// A table's primary key (from `DescribeTable`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableKey {
+    /// The partition (HASH) key.
     pub partition: KeyPart,
+    /// The sort (RANGE) key, `None` when the table has none.
     pub sort: Option<KeyPart>,
 }
 
 /// Why an item's key cannot be rendered (names the attribute, never its value).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    /// The item lacks the key attribute named.
     #[error("an item has no key attribute {0:?}")]
     Missing(String),
+    /// A key attribute is not a string, number or binary.
     #[error("key attribute {name:?} has type {found}; keys are S, N or B")]
-    Type { name: String, found: &'static str },
+    Type {
+        /// The key attribute.
+        name: String,
+        /// The type it has, such as `M`.
+        found: &'static str,
+    },
+    /// A number key whose text is not a decimal.
     #[error("key attribute {name:?}: {reason}")]
-    Number { name: String, reason: DecimalError },
+    Number {
+        /// The key attribute.
+        name: String,
+        /// What is wrong with the number.
+        reason: DecimalError,
+    },
 }
 
 impl fmt::Display for TableKey {

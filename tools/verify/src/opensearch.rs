@@ -19,8 +19,15 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// How requests authenticate.
 #[derive(Clone, PartialEq, Eq)]
 pub enum OpenSearchAuth {
+    /// No credentials (`--opensearch-auth none`, the default).
     None,
-    Basic { username: String, password: String },
+    /// HTTP basic auth (`--opensearch-auth basic`), from the two environment variables.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password; never printed, not even by `Debug`.
+        password: String,
+    },
 }
 
 impl fmt::Debug for OpenSearchAuth {
@@ -38,8 +45,11 @@ impl fmt::Debug for OpenSearchAuth {
 /// An index: `scheme://host[:port]` and its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenSearchTarget {
+    /// `scheme://host[:port]`, without a trailing slash.
     pub endpoint: String,
+    /// One resolved index name.
     pub index: String,
+    /// How requests authenticate.
     pub auth: OpenSearchAuth,
 }
 
@@ -115,6 +125,8 @@ struct Hit<'a> {
 }
 
 impl IndexReader {
+    /// A reader for `target` (nothing is sent yet); fails only if the HTTP client cannot be
+    /// created.
     pub fn new(target: OpenSearchTarget) -> Result<Self, VerifyError> {
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::time::{sleep_until, Instant};
 
+/// The shared read rate of one run: every read reserves its items here first.
 #[derive(Debug)]
 pub struct Pacer {
     per_item: Duration,

@@ -8,22 +8,28 @@ use serde::Serialize;
 /// Keys of one category: how many, and the first few.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct KeyList {
+    /// How many keys are in the category.
     pub count: u64,
+    /// The first keys found, at most `--examples` of them.
     pub examples: Vec<String>,
 }
 
 /// An item that differs: its key and the names of the attributes that differ.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Difference {
+    /// The item's key, rendered as the change record's `primary_key`.
     pub key: String,
     /// Sorted. Empty when the target's copy changed or vanished between the scan and the
     /// closer look (the sink is still writing).
     pub attributes: Vec<String>,
 }
 
+/// Items that differ: how many, and the first few with the attributes that differ.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Differences {
+    /// How many items differ.
     pub count: u64,
+    /// The first ones found, at most `--examples` of them.
     pub examples: Vec<Difference>,
 }
 
@@ -43,6 +49,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Whether nothing is missing, extra or different.
     pub fn is_equal(&self) -> bool {
         self.missing.count == 0 && self.extra.count == 0 && self.different.count == 0
     }
@@ -54,39 +61,50 @@ impl Outcome {
 pub enum Target {
     /// A table written by the `dynamodb://` sink.
     Dynamodb {
+        /// The replica table.
         table: String,
         /// `replica` or `batch`.
         mode: &'static str,
         /// Live items (tombstones not counted).
         live_items: u64,
+        /// Tombstones read (always 0 in batch mode).
         tombstones: u64,
     },
     /// An index written by the `opensearch://` sink.
     Opensearch {
         /// `scheme://host:port/index`.
         index: String,
+        /// Documents read from the index.
         documents: u64,
     },
 }
 
+/// One target and how it compares with the source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetReport {
+    /// What was compared.
     #[serde(flatten)]
     pub target: Target,
+    /// What the comparison found.
     #[serde(flatten)]
     pub outcome: Outcome,
 }
 
+/// The result of a whole run: the source and every target's comparison.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// Every target equal to the source.
     pub equal: bool,
+    /// The source table.
     pub source_table: String,
+    /// Items scanned in the source.
     pub source_items: u64,
+    /// One report per target, the replica first.
     pub targets: Vec<TargetReport>,
 }
 
 impl Report {
+    /// The report of these targets; `equal` is computed from their outcomes.
     pub fn new(source_table: String, source_items: u64, targets: Vec<TargetReport>) -> Self {
         Report {
             equal: targets.iter().all(|t| t.outcome.is_equal()),

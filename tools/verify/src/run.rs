@@ -24,15 +24,20 @@ pub const DEFAULT_EXAMPLES: usize = 10;
 /// A table written by the `dynamodb://` sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicaTarget {
+    /// The replica table.
     pub table: String,
+    /// How the sink wrote it (`replica` or `batch`).
     pub mode: ReplicaMode,
 }
 
 /// What to compare, and how fast to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
+    /// The source table.
     pub source: String,
+    /// The replica to compare with, if any.
     pub replica: Option<ReplicaTarget>,
+    /// The index to compare with, if any.
     pub opensearch: Option<OpenSearchTarget>,
     /// Items read per second, all reads of the run together.
     pub max_reads_per_second: u32,

@@ -15,6 +15,7 @@ pub struct JsonLinesDeadLetters {
 }
 
 impl JsonLinesDeadLetters {
+    /// Letters written to `output`, which `name` names in logs and errors.
     pub fn new(name: impl Into<String>, output: LineOutput) -> Self {
         JsonLinesDeadLetters {
             name: name.into(),

@@ -26,9 +26,15 @@ pub use sqs::{QueueRef, SqsDeadLetterConfig};
 pub struct DeadLetter<'a> {
     /// The record exactly as received (a stream record's JSON, or an export line).
     pub raw: &'a str,
+    /// Why it was not written: the mapping error or the sink's rejection. It may quote item
+    /// data, so it goes into the letter, never into logs.
     pub reason: String,
+    /// Whether the record came from the stream or an export.
     pub source: Source,
+    /// The stream record's `SequenceNumber`; `None` for export lines and for stream records
+    /// where it could not be read.
     pub sequence_number: Option<Cow<'a, str>>,
+    /// The record's table, `None` when it could not be read.
     pub table_name: Option<Cow<'a, str>>,
 }
 
@@ -65,8 +71,11 @@ impl DeadLetter<'_> {
 #[derive(Debug, thiserror::Error)]
 #[error("dead-letter queue {queue} took {sent} letters, then failed: {error}")]
 pub struct DeadLetterError {
+    /// The queue's name (its `CDC_DLQ` URL).
     pub queue: String,
+    /// How many letters, from the first, the queue durably holds.
     pub sent: usize,
+    /// Why the rest were not sent.
     pub error: SharedError,
 }
 
@@ -105,6 +114,7 @@ pub async fn send_in_order(
 /// A durable place for dead letters.
 #[async_trait]
 pub trait DeadLetterQueue: Send + Sync {
+    /// Names the queue in logs and errors (its `CDC_DLQ` URL, or `stderr`/`stdout`).
     fn name(&self) -> &str;
 
     /// Sends the letters in order; on error, says how many were durably sent first.

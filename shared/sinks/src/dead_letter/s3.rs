@@ -23,16 +23,20 @@ use crate::url::ConfigError;
 use crate::url::SinkUrl;
 use cdc_lambda::AwsContext;
 
+/// `CDC_DLQ=s3://BUCKET/PREFIX`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3DeadLetterConfig {
     /// `CDC_DLQ` as given, naming the queue.
     pub raw: String,
+    /// The bucket the letters are written to.
     pub bucket: String,
     /// Without leading or trailing `/`; may be empty.
     pub prefix: String,
 }
 
 impl S3DeadLetterConfig {
+    /// Reads the bucket and prefix of an `s3://` URL; fails on a bad bucket name, on
+    /// `{table}` and on any option.
     pub fn parse(url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let (bucket, prefix) = bucket_and_prefix(&url, "s3://BUCKET/PREFIX")?;
         if url.target.contains("{table}") {
@@ -49,6 +53,7 @@ impl S3DeadLetterConfig {
         Ok(config)
     }
 
+    /// The queue, with an S3 client from `aws` (nothing is checked before the first letter).
     pub async fn build(&self, aws: &AwsContext) -> S3DeadLetters {
         S3DeadLetters {
             client: aws.s3().await,

@@ -55,20 +55,26 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(8);
 /// The queue, as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueRef {
+    /// A queue URL, used as is.
     Url(String),
+    /// A queue name, turned into its URL with `GetQueueUrl` at cold start.
     Name(String),
 }
 
+/// `CDC_DLQ=sqs://QUEUE`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqsDeadLetterConfig {
     /// `CDC_DLQ` as given, naming the queue in errors.
     pub raw: String,
+    /// The queue, by URL or by name.
     pub queue: QueueRef,
     /// `payloads=s3://BUCKET/PREFIX`: where letters SQS cannot take go.
     pub payloads: Option<S3DeadLetterConfig>,
 }
 
 impl SqsDeadLetterConfig {
+    /// Reads the queue of an `sqs://` URL and its `payloads=` bucket; fails when the queue is
+    /// neither a valid queue name nor a URL ending in one, and on any other option.
     pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let payloads = match url.option("payloads") {
             Some(location) => Some(S3DeadLetterConfig::parse(SinkUrl::parse(

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue as Sdk;
 use cdc_record::{AttributeValue, Item};
 
+/// An item as the DynamoDB SDK takes it: attribute names to SDK attribute values.
 pub type SdkItem = HashMap<String, Sdk>;
 
 pub fn item(item: &Item<'_>) -> Result<SdkItem, base64::DecodeError> {

@@ -37,17 +37,26 @@ impl fmt::Display for KeyNames {
 /// Why a destination table cannot be written safely.
 #[derive(Debug, thiserror::Error)]
 pub enum DestinationError {
+    /// The table's key is not the one this sink writes.
     #[error("sink {sink}: destination table {table:?} is keyed {found}, but this sink needs {expected}; writing would collapse or split items, so the records are retried until the table is fixed")]
     KeySchema {
+        /// The sink's URL.
         sink: String,
+        /// The destination table.
         table: String,
+        /// The key the sink needs.
         expected: String,
+        /// The key the table has.
         found: String,
     },
+    /// `DescribeTable` failed or did not answer in time.
     #[error("sink {sink}: cannot check the key schema of destination table {table:?} (allow dynamodb:DescribeTable on it): {reason}")]
     Describe {
+        /// The sink's URL.
         sink: String,
+        /// The destination table.
         table: String,
+        /// Why it could not be described.
         reason: String,
     },
 }

@@ -51,18 +51,29 @@ use cdc_lambda::AwsContext;
 pub use convert::SdkItem;
 pub use destination::DestinationError;
 
+/// What the destination table holds (`?mode=`; see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// One item per source item, guarded by version, with tombstones for deletes (the default).
     Replica,
+    /// One item per change.
     History,
+    /// One item per source item, last writer wins, no version guard.
     Batch,
 }
 
+/// `dynamodb://TABLE?...`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DynamoDbConfig {
+    /// The destination table's name; `{table}` in it stands for the source table's.
     pub table: PerTable,
+    /// Replica, history or batch.
     pub mode: Mode,
+    /// Replica mode: whether a REMOVE writes a tombstone (`true`, the default) or deletes the
+    /// item (`tombstones=false`).
     pub tombstones: bool,
+    /// How long a tombstone is kept (`_cdc_expires_at` = write time + this;
+    /// `tombstone_ttl_days`, 7 days by default).
     pub tombstone_ttl: Duration,
     /// Requests in flight at once.
     pub concurrency: usize,
@@ -71,6 +82,8 @@ pub struct DynamoDbConfig {
 pub(crate) const OPTIONS: &[&str] = &["mode", "tombstones", "tombstone_ttl_days", "concurrency"];
 
 impl DynamoDbConfig {
+    /// Reads the table and the options `mode`, `tombstones`, `tombstone_ttl_days` (1 to 3650)
+    /// and `concurrency` (1 to 256, 32 by default); fails on any other option or value.
     pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         if url.target.is_empty() || url.target.contains('/') {
             return Err(url.invalid("expected dynamodb://TABLE (a table name, {table} allowed)"));
@@ -94,6 +107,7 @@ impl DynamoDbConfig {
         Ok(config)
     }
 
+    /// The sink, named `name` (its URL), with a DynamoDB client from `aws`.
     pub async fn build(&self, name: &str, aws: &AwsContext) -> DynamoDbSink {
         DynamoDbSink {
             name: name.to_owned(),
@@ -105,6 +119,7 @@ impl DynamoDbConfig {
     }
 }
 
+/// The `dynamodb://` sink.
 pub struct DynamoDbSink {
     name: String,
     client: aws_sdk_dynamodb::Client,

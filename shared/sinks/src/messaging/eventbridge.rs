@@ -30,15 +30,21 @@ pub const DEFAULT_SOURCE: &str = "dynamodb.cdc";
 /// EventBridge counts a set `Time` as 14 bytes of an entry.
 const TIME_BYTES: usize = 14;
 
+/// `events://BUS?...`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventBridgeConfig {
     /// A bus name or ARN, `{table}` allowed.
     pub bus: PerTable,
+    /// Every event's `source` (`source=`, `dynamodb.cdc` by default).
     pub source: String,
+    /// Record (the change record JSON, the default) or raw (the stream record) bodies.
     pub format: Format,
 }
 
 impl EventBridgeConfig {
+    /// Reads the bus and the options `source` and `format`; fails on a bus that is neither a
+    /// name nor an ARN, a `source` that is empty, over 256 characters or starts with `aws.`,
+    /// and on any other option.
     pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let expected = "events://BUS (an event bus name or ARN, {table} allowed)";
         let bus = url.required_target(expected)?;
@@ -63,6 +69,8 @@ impl EventBridgeConfig {
         })
     }
 
+    /// The sink, named `name` (its URL), with a client from `aws`; nothing is checked
+    /// before the first write.
     pub async fn build(&self, name: &str, aws: &AwsContext) -> MessagingSink<EventBridge> {
         let events = EventBridge {
             client: aws_sdk_eventbridge::Client::new(aws.config().await),

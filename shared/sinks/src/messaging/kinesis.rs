@@ -25,14 +25,18 @@ use cdc_lambda::AwsContext;
 
 const OPTIONS: &[&str] = &[super::message::FORMAT_OPTION];
 
+/// `kinesis://STREAM?...`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KinesisConfig {
     /// A stream name or ARN, `{table}` allowed.
     pub stream: PerTable,
+    /// Record (the change record JSON, the default) or raw (the stream record) bodies.
     pub format: Format,
 }
 
 impl KinesisConfig {
+    /// Reads the stream and the `format` option; fails on a stream that is neither a name nor
+    /// an ARN, and on any other option.
     pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let expected = "kinesis://STREAM (a stream name or ARN, {table} allowed)";
         let stream = url.required_target(expected)?;
@@ -47,6 +51,8 @@ impl KinesisConfig {
         })
     }
 
+    /// The sink, named `name` (its URL), with a client from `aws`; nothing is checked
+    /// before the first write.
     pub async fn build(&self, name: &str, aws: &AwsContext) -> MessagingSink<Kinesis> {
         let kinesis = Kinesis {
             client: aws_sdk_kinesis::Client::new(aws.config().await),

@@ -29,7 +29,10 @@ pub(crate) fn parse_format(url: &mut SinkUrl<'_>) -> Result<Format, ConfigError>
 pub const EXPORT_EVENT_NAME: &str = "EXPORT";
 
 /// Message attribute names under `format=raw` (as Pulsar's DynamoDB source connector).
+/// This one holds the stream record's sequence number (absent for export items).
 pub const SEQUENCE_NUMBER_ATTRIBUTE: &str = "SEQUENCE_NUMBER";
+/// The message attribute holding the event name (INSERT, MODIFY, REMOVE or EXPORT) under
+/// `format=raw`, on SQS and SNS.
 pub const EVENT_NAME_ATTRIBUTE: &str = "EVENT_NAME";
 
 /// One record, ready to be sent: what every service needs from it.

@@ -65,9 +65,13 @@ pub const SCHEMES: &[&str] = &["sqs", "sns", "kinesis", "events"];
 /// One messaging sink as configured, before any I/O.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessagingConfig {
+    /// `sqs://QUEUE`.
     Sqs(SqsConfig),
+    /// `sns://TOPIC_ARN`.
     Sns(SnsConfig),
+    /// `kinesis://STREAM`.
     Kinesis(KinesisConfig),
+    /// `events://BUS` (EventBridge).
     EventBridge(EventBridgeConfig),
 }
 

@@ -20,14 +20,18 @@ use cdc_lambda::AwsContext;
 
 const OPTIONS: &[&str] = &[super::message::FORMAT_OPTION];
 
+/// `sns://TOPIC_ARN?...`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnsConfig {
     /// A topic ARN, `{table}` allowed.
     pub topic: PerTable,
+    /// Record (the change record JSON, the default) or raw (the stream record) bodies.
     pub format: Format,
 }
 
 impl SnsConfig {
+    /// Reads the topic ARN and the `format` option; fails on a target that is not an ARN, and
+    /// on any other option.
     pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let expected = "sns://TOPIC_ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC, {table} allowed)";
         let topic = url.required_target(expected)?;
@@ -42,6 +46,8 @@ impl SnsConfig {
         })
     }
 
+    /// The sink, named `name` (its URL), with a client from `aws`; nothing is checked
+    /// before the first write.
     pub async fn build(&self, name: &str, aws: &AwsContext) -> MessagingSink<Sns> {
         let sns = Sns {
             client: aws_sdk_sns::Client::new(aws.config().await),

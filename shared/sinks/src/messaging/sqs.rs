@@ -32,14 +32,18 @@ use cdc_lambda::AwsContext;
 
 const OPTIONS: &[&str] = &[super::message::FORMAT_OPTION];
 
+/// `sqs://QUEUE?...`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqsConfig {
     /// A queue name or URL, `{table}` allowed.
     pub queue: PerTable,
+    /// Record (the change record JSON, the default) or raw (the stream record) bodies.
     pub format: Format,
 }
 
 impl SqsConfig {
+    /// Reads the queue and the `format` option; fails on a queue that is neither a name nor a
+    /// URL, and on any other option.
     pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let expected = "sqs://QUEUE (a queue name or a queue URL such as \
                         sqs://https://sqs.REGION.amazonaws.com/ACCOUNT/NAME, {table} allowed)";

@@ -28,12 +28,18 @@ use cdc_lambda::AwsContext;
 /// Authentication as configured (no I/O yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthConfig {
+    /// `auth=none`: requests carry no credentials (the default for `opensearch+http`).
     None,
+    /// `auth=sigv4`: requests are signed with the function's AWS credentials (the default for
+    /// `opensearch+https`).
     SigV4 {
+        /// The service signed for: `es` for domains, `aoss` for serverless collections.
         service: SigV4Service,
         /// `None`: the region of the AWS configuration.
         region: Option<String>,
     },
+    /// `auth=basic`: HTTP basic auth with a user and password read from Secrets Manager at
+    /// cold start.
     Basic {
         /// Secrets Manager secret id or ARN holding `{"username": ..., "password": ...}`.
         secret: String,
@@ -50,6 +56,7 @@ pub enum SigV4Service {
 }
 
 impl SigV4Service {
+    /// The service name in the signature: `es` or `aoss`.
     pub fn name(self) -> &'static str {
         match self {
             SigV4Service::Es => "es",

@@ -117,8 +117,11 @@ pub(super) enum Outcome {
 /// An item the cluster did not apply.
 #[derive(Debug, Clone)]
 pub struct ItemError {
+    /// The item's HTTP status in the bulk response, such as 400 or 429.
     pub status: u16,
+    /// OpenSearch's error type, such as `mapper_parsing_exception` (empty when absent).
     pub kind: String,
+    /// OpenSearch's explanation of the error.
     pub reason: String,
 }
 

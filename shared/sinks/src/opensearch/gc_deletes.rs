@@ -34,6 +34,7 @@ pub struct DeleteMemoryError {
     pub sink: String,
     /// The index the source table's changes are written to.
     pub index: String,
+    /// What stood in the way.
     pub problem: DeleteMemoryProblem,
 }
 
@@ -55,6 +56,8 @@ pub enum DeleteMemoryProblem {
          index.gc_deletes nor how long it keeps a deleted document's version, so a snapshot \
          copy of an item deleted while the snapshot loads may be indexed again"
     )]
+    /// The sink writes to OpenSearch Serverless (`service=aoss`), which has no readable
+    /// `index.gc_deletes`; no request is sent.
     Serverless,
     #[error(
         "the index does not exist yet; the write that creates it gives it the index.gc_deletes \
@@ -62,32 +65,73 @@ pub enum DeleteMemoryProblem {
          longer, create the index before loading: PUT /{index} with \
          {{\"settings\": {{\"index.gc_deletes\": \"6h\"}}}} (longer than the load)"
     )]
-    IndexMissing { index: String },
+    /// The index does not exist yet (OpenSearch answered `index_not_found_exception`); see
+    /// [`DeleteMemoryError::default_memory`].
+    IndexMissing {
+        /// The missing index.
+        index: String,
+    },
+    /// The settings URL cannot be built on the sink's endpoint.
     #[error("the endpoint {endpoint} cannot take a path: {reason}")]
-    Endpoint { endpoint: String, reason: String },
+    Endpoint {
+        /// The sink's endpoint.
+        endpoint: String,
+        /// Why a path cannot be added to it.
+        reason: String,
+    },
+    /// The request could not be signed or its credentials read (retried until the deadline).
     #[error("cannot authenticate GET {url}: {cause}")]
-    Auth { url: String, cause: String },
+    Auth {
+        /// The settings URL.
+        url: String,
+        /// Why authentication failed.
+        cause: String,
+    },
+    /// The request got no HTTP answer, such as a refused connection (retried until the
+    /// deadline).
     #[error("GET {url} failed: {cause}")]
-    Send { url: String, cause: String },
+    Send {
+        /// The settings URL.
+        url: String,
+        /// The HTTP client's error, with its causes.
+        cause: String,
+    },
+    /// The cluster answered with an error status (408, 429 and 5xx are retried until the
+    /// deadline first; 401 and 403 are not).
     #[error("GET {url} failed with HTTP status {status}: {body}")]
     Status {
+        /// The settings URL.
         url: String,
+        /// The HTTP status.
         status: u16,
+        /// The start of the answer's body (at most 500 bytes).
         body: String,
     },
+    /// The deadline passed before an answer (and no earlier attempt had failed otherwise).
     #[error("GET {url} got no answer before the deadline")]
-    Deadline { url: String },
+    Deadline {
+        /// The settings URL.
+        url: String,
+    },
+    /// A successful answer that does not hold the settings asked for.
     #[error("unreadable answer to GET {url}: {reason}")]
-    Response { url: String, reason: String },
+    Response {
+        /// The settings URL.
+        url: String,
+        /// What is wrong with the answer, with an excerpt of it.
+        reason: String,
+    },
     #[error(
         "index {index:?} has index.gc_deletes {value}, which is not an OpenSearch time value: \
          {reason}"
     )]
+    /// The index's `index.gc_deletes` is not a time value OpenSearch would accept.
     BadValue {
         /// The concrete index (differs from the sink's when that is an alias).
         index: String,
         /// As the cluster wrote it (JSON).
         value: String,
+        /// Why it is not a time value.
         reason: TimeValueError,
     },
 }

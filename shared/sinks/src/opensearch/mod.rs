@@ -113,18 +113,28 @@ pub(crate) const OPTIONS: &[&str] = &[
 
 const FORM: &str = "expected opensearch+https://HOST[:PORT]/INDEX or opensearch+http://HOST[:PORT]/INDEX ({table} allowed in INDEX)";
 
+/// `opensearch+https://HOST[:PORT]/INDEX?...` (or `opensearch+http://`), parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenSearchConfig {
     /// `https://HOST[:PORT]` (or `http://`), without a trailing slash.
     pub endpoint: String,
+    /// The index (or alias) written to; `{table}` stands for the source table's name in
+    /// lowercase.
     pub index: PerTable,
+    /// How requests authenticate (`auth=`, `service=`, `region=`, `secret=`).
     pub auth: AuthConfig,
+    /// The largest bulk request body, in bytes (`max_bytes=`, 5 MiB by default).
     pub max_bytes: usize,
+    /// The timeout of each HTTP request (`timeout_ms=`, 30 s by default).
     pub timeout: Duration,
+    /// Bulk requests in flight at once per write (`concurrency=`, 4 by default).
     pub concurrency: usize,
 }
 
 impl OpenSearchConfig {
+    /// Reads the endpoint, the index and the options listed in the module docs; fails on a
+    /// malformed endpoint or index name, credentials in the URL, an option that does not fit
+    /// the chosen `auth`, and any unknown option or out-of-range value.
     pub fn parse(mut url: SinkUrl<'_>) -> Result<Self, ConfigError> {
         let scheme = match url.scheme {
             "opensearch+https" => "https",
@@ -303,6 +313,7 @@ fn auth_options(
     }
 }
 
+/// The `opensearch+https://` and `opensearch+http://` sink.
 pub struct OpenSearchSink {
     name: String,
     bulk_url: String,

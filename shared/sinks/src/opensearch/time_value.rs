@@ -19,11 +19,15 @@ pub enum TimeValueError {
         "the unit is missing or unrecognized (accepted: a whole number followed by nanos, \
          micros, ms, s, m, h or d; or -1 or 0 alone)"
     )]
+    /// No unit, or one OpenSearch does not know (including `M`, which it reads as months).
     Unit,
+    /// A number with a fractional part, such as `1.5h`.
     #[error("fractional time values are not supported")]
     Fractional,
+    /// The part before the unit (given) is not a whole number.
     #[error("{0:?} is not a whole number")]
     Number(String),
+    /// A negative value other than `-1`.
     #[error("negative durations other than -1 are not supported")]
     Negative,
 }
