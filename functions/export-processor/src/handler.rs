@@ -174,7 +174,7 @@ impl ExportProcessor {
                 tracing::error!(
                     message_id = delivery.message_id.as_deref().unwrap_or("none"),
                     error_type = e.error_type(),
-                    error = %e,
+                    error = %cdc_lambda::log_values::loggable(&e.to_string()),
                     "export task failed; it will be retried"
                 );
                 match delivery.message_id {

@@ -191,6 +191,7 @@ impl StreamHandler {
                 index,
                 reason: reason.clone(),
             })?;
+        let reason = cdc_lambda::log_values::loggable(&reason);
         tracing::error!(%sequence_number, index, %reason, "reporting batch item failure");
         Ok(BatchResponse {
             batch_item_failures: vec![ItemFailure {

@@ -12,6 +12,7 @@ pub mod backoff;
 pub mod deadline;
 mod function;
 pub mod key_schemas;
+pub mod log_values;
 pub mod raw_payload;
 pub mod runtime;
 pub mod settings;

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::deadline::{self, MAX_INVOCATION};
 use crate::function::{ErrorType, Function, Response};
+use crate::log_values;
 use crate::now_ms;
 use crate::raw_payload::RawPayloads;
 
@@ -99,7 +100,8 @@ async fn invoke<F: Function>(
         .await
         .map_err(|e| Diagnostic {
             error_type: e.error_type().into(),
-            error_message: e.to_string(),
+            // Lambda logs it and hands it to the on-failure destination.
+            error_message: log_values::loggable(&e.to_string()).into_owned(),
         })?;
     println!("{}", invocation.metrics.to_emf(now_ms()));
     Ok(invocation.response)
@@ -112,7 +114,13 @@ async fn run_local<F: Function>(function: &F, path: &Path) -> Result<ExitCode, S
     let invocation = function
         .handle(&payload, Instant::now() + MAX_INVOCATION)
         .await
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| {
+            format!(
+                "{}: {}",
+                path.display(),
+                log_values::loggable(&e.to_string())
+            )
+        })?;
     eprintln!("{}", invocation.metrics.to_emf(now_ms()));
     eprintln!(
         "{}",

@@ -16,6 +16,7 @@ use super::bulk::{self, Operations, Outcome, MAX_ID_BYTES};
 use super::{error_chain, OpenSearchSink, NDJSON};
 use crate::retry::Backoff;
 use crate::sink::{DeadlineExceeded, Failure, FailureKind, NoNewImage, SharedError, WriteReport};
+use cdc_lambda::log_values::loggable;
 
 pub(super) async fn write(
     sink: &OpenSearchSink,
@@ -129,7 +130,8 @@ async fn send_all(
                 failures.extend(rejected);
                 queue.push_front(retry);
                 if backoff.wait(deadline).await {
-                    tracing::warn!(sink = %sink.name, error = %error, "retrying bulk operations");
+                    let text = loggable(&error.to_string()).into_owned();
+                    tracing::warn!(sink = %sink.name, error = %text, "retrying bulk operations");
                     retrying = Some(error);
                 } else {
                     give_up(sink, operations, &mut queue, &mut failures, &error);
@@ -175,7 +177,8 @@ fn give_up(
     failures: &mut Vec<Failure>,
     error: &SharedError,
 ) {
-    tracing::warn!(sink = %sink.name, error = %error, "bulk operations left for Lambda to retry");
+    let text = loggable(&error.to_string()).into_owned();
+    tracing::warn!(sink = %sink.name, error = %text, "bulk operations left for Lambda to retry");
     failures.extend(
         queue
             .drain(..)
