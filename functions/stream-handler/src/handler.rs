@@ -69,6 +69,7 @@ pub struct StreamHandler {
     dead_letters: Box<dyn DeadLetterQueue>,
     key_schemas: KeySchemas,
     mapping: MappingOptions,
+    max_record_age: Option<std::time::Duration>,
     function: FunctionSettings,
 }
 
@@ -94,6 +95,7 @@ impl StreamHandler {
             dead_letters,
             key_schemas: KeySchemas::new(settings.key_schemas, aws),
             mapping: settings.mapping,
+            max_record_age: settings.max_record_age,
             function: settings.function,
         }
     }
@@ -111,6 +113,9 @@ impl StreamHandler {
             schemas.insert(table, schema);
         }
         let (mut mapped, mismatch) = batch::map(records, &raws, &schemas, &self.mapping);
+        mapped.too_old_before_ms = self
+            .max_record_age
+            .map(|age| now_ms() - age.as_millis() as i64);
         if let (true, Some(mismatch)) = (mapped.changes.is_empty(), mismatch) {
             return Err(self.key_schema_mismatch(mismatch, &schemas, stop_at).await);
         }
@@ -166,6 +171,10 @@ impl StreamHandler {
         metrics.count(names::CHANGE_EVENTS_FAILED, (total - failed_from) as u64);
         // As Data Prepper: one progress event per batch that moved its shard forward.
         metrics.count(names::SHARD_PROGRESS, u64::from(failed_from > 0));
+        metrics.count(
+            names::CHANGE_EVENTS_DEAD_LETTERED_FOR_AGE,
+            delivery.aged_out(total) as u64,
+        );
         if !written.is_empty() {
             metrics.distribution(names::CHANGE_EVENT_LATENCY, Unit::Milliseconds, &written);
         }

@@ -1,6 +1,8 @@
 //! Every setting of the function, read once at cold start from environment variables.
 
-use cdc_lambda::settings::{key_schemas, mapping_options};
+use std::time::Duration;
+
+use cdc_lambda::settings::{choice, key_schemas, mapping_options};
 use cdc_lambda::{FunctionSettings, SettingError};
 use cdc_record::{KeySchema, MappingOptions};
 use cdc_sinks::{ConfigError, SinkSettings};
@@ -27,6 +29,36 @@ pub struct Settings {
     pub mapping: MappingOptions,
     /// Key schemas given up front; tables not listed are looked up with `DescribeTable`.
     pub key_schemas: Vec<(String, KeySchema)>,
+    /// `CDC_MAX_RECORD_AGE` (seconds): a record older than this that a sink still fails is
+    /// dead-lettered whole and the batch goes on, before Lambda would give up on it.
+    pub max_record_age: Option<Duration>,
+}
+
+/// The event source mapping's `MaximumRecordAgeInSeconds`, as template.yaml passes it.
+const MAPPING_RECORD_AGE: &str = "CDC_MAPPING_MAX_RECORD_AGE";
+const MAX_RECORD_AGE: &str = "CDC_MAX_RECORD_AGE";
+
+/// `CDC_MAX_RECORD_AGE`, which must be below the mapping's record age (when given): past that,
+/// Lambda drops the record itself and only the on-failure destination would see it.
+fn max_record_age(env: &impl Fn(&str) -> Option<String>) -> Result<Option<Duration>, SettingError> {
+    let seconds = |setting: &'static str, accepted: &'static str| {
+        choice(setting, env(setting), accepted, |v| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|s| (60..=86_400).contains(s))
+                .map(Some)
+        })
+    };
+    let mapping = seconds(MAPPING_RECORD_AGE, "whole seconds from 60 to 86400")?;
+    let age = seconds(MAX_RECORD_AGE, "whole seconds from 60 to 86400")?;
+    match (age, mapping) {
+        (Some(age), Some(mapping)) if age >= mapping => Err(SettingError {
+            setting: MAX_RECORD_AGE,
+            value: age.to_string(),
+            accepted: "fewer seconds than the event source mapping's MaximumRecordAgeInSeconds (CDC_MAPPING_MAX_RECORD_AGE), so records are dead-lettered before Lambda drops them",
+        }),
+        _ => Ok(age.map(Duration::from_secs)),
+    }
 }
 
 impl Settings {
@@ -37,6 +69,7 @@ impl Settings {
             sinks: SinkSettings::from_env(&env)?,
             mapping: mapping_options(&env)?,
             key_schemas: key_schemas(&env)?,
+            max_record_age: max_record_age(&env)?,
         })
     }
 }
@@ -68,6 +101,27 @@ mod tests {
     }
 
     #[test]
+    fn the_record_age_must_be_below_the_mappings() {
+        let ok = with(&[
+            ("CDC_MAX_RECORD_AGE", "79200"),
+            ("CDC_MAPPING_MAX_RECORD_AGE", "82800"),
+        ])
+        .unwrap();
+        assert_eq!(ok.max_record_age, Some(Duration::from_secs(79_200)));
+        let err = with(&[
+            ("CDC_MAX_RECORD_AGE", "82800"),
+            ("CDC_MAPPING_MAX_RECORD_AGE", "82800"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("fewer seconds than the event source mapping's"),
+            "{err}"
+        );
+        assert_eq!(with(&[]).unwrap().max_record_age, None);
+    }
+
+    #[test]
     fn bad_settings_name_the_variable_and_what_it_accepts() {
         let cases = [
             (
@@ -91,6 +145,11 @@ mod tests {
                 "CDC_SINKS: unknown scheme \"kafka\"",
             ),
             ("CDC_DLQ", "kafka", "CDC_DLQ: unknown scheme \"kafka\""),
+            (
+                "CDC_MAX_RECORD_AGE",
+                "30",
+                "CDC_MAX_RECORD_AGE: \"30\" is not accepted; expected whole seconds from 60 to 86400",
+            ),
         ];
         for (name, value, message) in cases {
             let err = with(&[(name, value)]).unwrap_err().to_string();

@@ -23,6 +23,9 @@ pub struct MappedBatch<'a> {
     pub letters: Vec<(usize, DeadLetter<'a>)>,
     /// Source records left out on purpose (TTL deletes under `CDC_TTL_DELETES=drop`).
     pub filtered: usize,
+    /// Changes created before this instant (ms since the epoch) are past `CDC_MAX_RECORD_AGE`:
+    /// one a sink still fails is dead-lettered instead of retried.
+    pub too_old_before_ms: Option<i64>,
 }
 
 /// What became of a delivered batch.
@@ -36,6 +39,8 @@ pub struct Delivery<'a> {
     /// The sinks' share of the time ran out: a failure is then the deadline's doing (the
     /// caller continues later) rather than a destination's.
     pub out_of_time: bool,
+    /// Positions dead-lettered (or attempted) because they were too old to wait for a sink.
+    pub aged_out: Vec<usize>,
 }
 
 impl Delivery<'_> {
@@ -44,6 +49,12 @@ impl Delivery<'_> {
         self.first_failure
             .as_ref()
             .map_or(len, |(position, _)| *position)
+    }
+
+    /// Records dead-lettered for their age: those before the first failure.
+    pub fn aged_out(&self, len: usize) -> usize {
+        let failed_from = self.failed_from(len);
+        self.aged_out.iter().filter(|p| **p < failed_from).count()
     }
 
     /// Dead letters durably sent: those before the first failure.
@@ -72,7 +83,14 @@ pub async fn deliver<'a>(
 ) -> Delivery<'a> {
     let reserve = (stop_at.saturating_duration_since(Instant::now()) / 4).min(LETTERS_RESERVE);
     let sinks_stop = stop_at - reserve;
-    let report = sinks.write(&batch.changes, sinks_stop).await;
+    let too_old = |i: usize| {
+        batch
+            .too_old_before_ms
+            .is_some_and(|cutoff| batch.changes[i].timestamp_ms < cutoff)
+    };
+    let report = sinks
+        .write_aging(&batch.changes, sinks_stop, &too_old)
+        .await;
     let out_of_time = Instant::now() >= sinks_stop;
     let mut first_failure = report
         .first_retryable
@@ -80,6 +98,11 @@ pub async fn deliver<'a>(
     let limit = first_failure
         .as_ref()
         .map_or(usize::MAX, |(position, _)| *position);
+    let aged_out = report
+        .aged_out
+        .iter()
+        .map(|&i| batch.positions[i])
+        .collect();
     let letters = letters_before(batch, report.rejected, limit);
     if let Err(failure) = send_in_order(dead_letters, &letters, stop_at).await {
         first_failure = Some(failure);
@@ -88,6 +111,7 @@ pub async fn deliver<'a>(
         first_failure,
         letters,
         out_of_time,
+        aged_out,
     }
 }
 

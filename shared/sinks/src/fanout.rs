@@ -21,7 +21,15 @@ pub struct FanOutReport {
     pub first_retryable: Option<(usize, String)>,
     /// Records some sink rejected for good (and none needs retrying), with the reasons.
     pub rejected: BTreeMap<usize, String>,
+    /// Of `rejected`, those a sink would retry but that are too old to wait any longer (see
+    /// [`FanOut::write_aging`]).
+    pub aged_out: Vec<usize>,
 }
+
+/// A retryable failure on a record too old to wait for its sink any longer.
+#[derive(Debug, thiserror::Error)]
+#[error("older than CDC_MAX_RECORD_AGE and still failing, so dead-lettered rather than left for Lambda to drop: {0}")]
+pub struct TooOld(String);
 
 impl FanOut {
     /// Writes go to all of `sinks`; their order is `CDC_SINKS` order.
@@ -37,6 +45,17 @@ impl FanOut {
     /// Writes `records` to all sinks concurrently; a sink still writing at `deadline` has
     /// failed every record of the batch (retryable, since its outcome is unknown).
     pub async fn write(&self, records: &[ChangeRecord<'_>], deadline: Instant) -> FanOutReport {
+        self.write_aging(records, deadline, &|_| false).await
+    }
+
+    /// As [`FanOut::write`], but a record `too_old` says is past waiting for is reported as
+    /// rejected for good (dead-lettered) when a sink would retry it, and the batch goes on.
+    pub async fn write_aging(
+        &self,
+        records: &[ChangeRecord<'_>],
+        deadline: Instant,
+        too_old: &(dyn Fn(usize) -> bool + Sync),
+    ) -> FanOutReport {
         let writes = self.sinks.iter().map(|sink| async move {
             let report = timeout_at(deadline, sink.write(records, deadline))
                 .await
@@ -50,8 +69,33 @@ impl FanOut {
                 });
             (sink.name(), report)
         });
-        merge(join_all(writes).await, records.len())
+        let mut reports = join_all(writes).await;
+        let aged_out = age_out(&mut reports, too_old);
+        FanOutReport {
+            aged_out,
+            ..merge(reports, records.len())
+        }
     }
+}
+
+/// Turns retryable failures of records too old to wait into permanent ones; answers which.
+fn age_out(
+    reports: &mut [(&str, WriteReport)],
+    too_old: &(dyn Fn(usize) -> bool + Sync),
+) -> Vec<usize> {
+    let mut aged = Vec::new();
+    for (_, report) in reports.iter_mut() {
+        for failure in &mut report.failures {
+            if failure.kind == FailureKind::Retryable && too_old(failure.index) {
+                failure.kind = FailureKind::Permanent;
+                failure.error = Arc::new(TooOld(failure.error.to_string()));
+                aged.push(failure.index);
+            }
+        }
+    }
+    aged.sort_unstable();
+    aged.dedup();
+    aged
 }
 
 fn merge(mut reports: Vec<(&str, WriteReport)>, len: usize) -> FanOutReport {
@@ -99,5 +143,6 @@ fn merge(mut reports: Vec<(&str, WriteReport)>, len: usize) -> FanOutReport {
     FanOutReport {
         first_retryable,
         rejected,
+        aged_out: Vec::new(),
     }
 }

@@ -25,6 +25,8 @@ pub mod names {
     /// 1 for a batch that moved its shard forward (its first record was written, filtered or
     /// dead-lettered), 0 for one that failed from its first record or was empty (stream-handler).
     pub const SHARD_PROGRESS: &str = "shardProgress";
+    /// Stream records dead-lettered because a sink still failed them past `CDC_MAX_RECORD_AGE`.
+    pub const CHANGE_EVENTS_DEAD_LETTERED_FOR_AGE: &str = "changeEventsDeadLetteredForAge";
     /// DynamoDB exports that completed (export-trigger, once per export).
     pub const EXPORT_JOB_SUCCESS: &str = "exportJobSuccess";
     /// Export attempts that DynamoDB reported as failed (export-trigger, once per attempt).
