@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use cdc_lambda::{
     now_ms, AwsContext, BatchResponse, ErrorType, Function, FunctionSettings, Invocation,
-    ItemFailure, KeySchemaError, KeySchemas,
+    ItemFailure, KeySchemaError, KeySchemas, Redrive,
 };
 use cdc_record::{sequence_number_of, EventError, KeySchema, MappingOptions, StreamEvent};
-use cdc_sinks::{deliver, DeadLetterQueue, Delivery, FanOut, MappedBatch};
+use cdc_sinks::{deliver, records_to_redrive, DeadLetterQueue, Delivery, FanOut, MappedBatch};
 use cdc_telemetry::{names, Metrics, Unit};
 use tokio::time::Instant;
 
@@ -225,4 +225,29 @@ impl Function for StreamHandler {
     ) -> Result<Invocation<BatchResponse>, HandlerError> {
         StreamHandler::handle(self, payload, stop_at).await
     }
+
+    /// Stream letters back into Lambda-style payloads of at most [`REDRIVE_BATCH`] records.
+    fn redrive(&self, letters: &[u8]) -> Result<Redrive, String> {
+        let text = std::str::from_utf8(letters)
+            .map_err(|e| format!("the letters are not UTF-8 text: {e}"))?;
+        let (records, skipped) = records_to_redrive(text);
+        let payloads = records
+            .chunks(REDRIVE_BATCH)
+            .map(|chunk| {
+                let mut payload = b"{\"Records\":[".to_vec();
+                for (i, record) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        payload.push(b',');
+                    }
+                    payload.extend_from_slice(record.as_bytes());
+                }
+                payload.extend_from_slice(b"]}");
+                payload
+            })
+            .collect();
+        Ok(Redrive { payloads, skipped })
+    }
 }
+
+/// Records per redriven payload: as many as a stream batch holds at most.
+const REDRIVE_BATCH: usize = 1000;

@@ -24,6 +24,22 @@ pub trait Function {
         payload: &[u8],
         stop_at: Instant,
     ) -> impl Future<Output = Result<Invocation<Self::Response>, Self::Error>>;
+
+    /// The payloads that send the records of a file of dead letters (`--redrive FILE`)
+    /// through [`Function::handle`] again. A function that cannot redrive says so.
+    fn redrive(&self, letters: &[u8]) -> Result<Redrive, String> {
+        let _ = letters;
+        Err("this function does not redrive dead letters".into())
+    }
+}
+
+/// Dead letters turned back into payloads (see [`Function::redrive`]).
+#[derive(Debug, Default)]
+pub struct Redrive {
+    /// Payloads to handle, in the letters' order.
+    pub payloads: Vec<Vec<u8>>,
+    /// Letters that cannot be redriven this way, each with its line and why (no values).
+    pub skipped: Vec<String>,
 }
 
 /// What an invocation produced: its answer and its metrics.

@@ -18,7 +18,9 @@ pub mod runtime;
 pub mod settings;
 
 pub use aws::AwsContext;
-pub use function::{BatchResponse, ErrorType, Function, Invocation, ItemFailure, Response};
+pub use function::{
+    BatchResponse, ErrorType, Function, Invocation, ItemFailure, Redrive, Response,
+};
 pub use key_schemas::{KeySchemaError, KeySchemas};
 pub use settings::{FunctionSettings, SettingError};
 

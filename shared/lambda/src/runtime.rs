@@ -1,5 +1,6 @@
 //! The entry point every function's `main` calls: serve Lambda invocations, or with
-//! `--event FILE` handle one payload locally (no Lambda or AWS account needed).
+//! `--event FILE` handle one payload locally (no Lambda or AWS account needed), or with
+//! `--redrive FILE` send the records of a file of dead letters through the sinks again.
 //!
 //! Logs go to stderr: stdout carries change records (the stdout sink) and EMF metrics. In a
 //! local run the response and the metrics go to stderr too, so stdout stays pure JSON Lines.
@@ -33,7 +34,9 @@ where
             Ok(function) => mode.run(&function).await,
             Err(e) => Err(e.to_string()),
         },
-        Err(()) => Err(format!("usage: {name} [--event EVENT.json]")),
+        Err(()) => Err(format!(
+            "usage: {name} [--event EVENT.json | --redrive LETTERS.jsonl]"
+        )),
     };
     match outcome {
         Ok(code) => code,
@@ -48,6 +51,7 @@ where
 enum Mode {
     Lambda,
     Local(PathBuf),
+    Redrive(PathBuf),
 }
 
 impl Mode {
@@ -55,6 +59,7 @@ impl Mode {
         match (args.next().as_deref(), args.next(), args.next()) {
             (None, _, _) => Ok(Mode::Lambda),
             (Some("--event"), Some(path), None) => Ok(Mode::Local(path.into())),
+            (Some("--redrive"), Some(path), None) => Ok(Mode::Redrive(path.into())),
             _ => Err(()),
         }
     }
@@ -63,6 +68,7 @@ impl Mode {
         match self {
             Mode::Lambda => serve(function).await.map(|()| ExitCode::SUCCESS),
             Mode::Local(path) => run_local(function, &path).await,
+            Mode::Redrive(path) => redrive(function, &path).await,
         }
     }
 }
@@ -130,5 +136,50 @@ async fn run_local<F: Function>(function: &F, path: &Path) -> Result<ExitCode, S
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// Handles, one after the other, the payloads that redrive the letters in `path`; stops at the
+/// first that leaves records to retry (the letters from there on are to be redriven again).
+async fn redrive<F: Function>(function: &F, path: &Path) -> Result<ExitCode, String> {
+    let letters =
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let redrive = function.redrive(&letters)?;
+    for skipped in &redrive.skipped {
+        eprintln!("{}: skipped: {skipped}", path.display());
+    }
+    let count = redrive.payloads.len();
+    for (at, payload) in redrive.payloads.iter().enumerate() {
+        let invocation = function
+            .handle(payload, Instant::now() + MAX_INVOCATION)
+            .await
+            .map_err(|e| {
+                format!(
+                    "batch {} of {count}: {}",
+                    at + 1,
+                    log_values::loggable(&e.to_string())
+                )
+            })?;
+        eprintln!("{}", invocation.metrics.to_emf(now_ms()));
+        if invocation.response.has_failures() {
+            eprintln!(
+                "{}",
+                serde_json::to_string(&invocation.response).unwrap_or_else(|e| e.to_string())
+            );
+            return Err(format!(
+                "batch {} of {count} left records to retry (see above): redrive again once the sinks accept them",
+                at + 1
+            ));
+        }
+    }
+    eprintln!(
+        "{}: {count} batches redriven, {} letters skipped",
+        path.display(),
+        redrive.skipped.len()
+    );
+    Ok(if redrive.skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }

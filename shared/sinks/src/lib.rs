@@ -19,6 +19,7 @@ mod sink;
 mod url;
 
 pub use config::{build_fan_out, DeadLetterConfig, SinkConfig, SinkSettings};
+pub use dead_letter::read::records_to_redrive;
 pub use dead_letter::{
     send_in_order, DeadLetter, DeadLetterError, DeadLetterQueue, JsonLinesDeadLetters,
 };

@@ -6,6 +6,7 @@
 //! writes.
 
 mod jsonl;
+pub mod read;
 pub mod s3;
 pub mod sqs;
 
