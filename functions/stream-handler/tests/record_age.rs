@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use stream_handler::{Settings, StreamHandler};
 use tokio::time::Instant;
 
-async fn handler(letters: &std::path::Path) -> StreamHandler {
+async fn handler(letters: &std::path::Path, url: &str) -> StreamHandler {
     let settings = Settings::from_env(|name| match name {
         "CDC_KEY_SCHEMA" => Some("orders:pk:sk".into()),
         "CDC_MAX_RECORD_AGE" => Some("3600".into()),
@@ -21,10 +21,9 @@ async fn handler(letters: &std::path::Path) -> StreamHandler {
     })
     .expect("settings");
     let aws = Arc::new(AwsContext::with_config(dynamodb_local()));
-    let url = format!("dynamodb://{}", unique("missing"));
-    let sink = SinkConfig::parse(&url)
+    let sink = SinkConfig::parse(url)
         .unwrap()
-        .build(&url, &aws)
+        .build(url, &aws)
         .await
         .unwrap();
     let letters = Box::new(JsonLinesDeadLetters::new(
@@ -54,7 +53,8 @@ fn record(seq: u64, pk: &str, age: Duration) -> Box<RawValue> {
 #[tokio::test]
 async fn records_past_the_age_are_dead_lettered_and_younger_ones_retried() {
     let letters = std::env::temp_dir().join(format!("{}.jsonl", unique("aged-letters")));
-    let handler = handler(&letters).await;
+    let url = format!("dynamodb://{}", unique("missing"));
+    let handler = handler(&letters, &url).await;
     let hour = Duration::from_secs(3600);
     let records = vec![
         record(1, "old-1", 2 * hour),
@@ -88,6 +88,14 @@ async fn records_past_the_age_are_dead_lettered_and_younger_ones_retried() {
         let reason = letter["reason"].as_str().unwrap();
         assert!(reason.contains("older than CDC_MAX_RECORD_AGE"), "{reason}");
     }
+    // Per sink, as the sink saw it: every record asked to be retried.
+    let sink = invocation
+        .metrics
+        .section_of(&[("Sink".to_owned(), url.clone())])
+        .expect("the sink's metrics");
+    assert_eq!(sink.counter("sinkRecordsRetried"), 4);
+    assert_eq!(sink.counter("sinkRecordsWritten"), 0);
+    assert_eq!(sink.values("sinkWriteLatency").len(), 1);
     let emf = invocation.metrics.to_emf(0);
     assert!(
         emf.contains(r#""changeEventsDeadLetteredForAge":2"#),

@@ -41,6 +41,8 @@ pub struct Delivery<'a> {
     pub out_of_time: bool,
     /// Positions dead-lettered (or attempted) because they were too old to wait for a sink.
     pub aged_out: Vec<usize>,
+    /// What each sink did with the batch.
+    pub sinks: Vec<crate::fanout::SinkOutcome>,
 }
 
 impl Delivery<'_> {
@@ -112,6 +114,7 @@ pub async fn deliver<'a>(
         letters,
         out_of_time,
         aged_out,
+        sinks: report.sinks,
     }
 }
 

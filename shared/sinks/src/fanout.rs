@@ -24,6 +24,43 @@ pub struct FanOutReport {
     /// Of `rejected`, those a sink would retry but that are too old to wait any longer (see
     /// [`FanOut::write_aging`]).
     pub aged_out: Vec<usize>,
+    /// What each sink did, in `CDC_SINKS` order (for per-sink metrics).
+    pub sinks: Vec<SinkOutcome>,
+}
+
+/// One sink's share of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkOutcome {
+    /// The sink's scheme and target (its URL without options), the metrics' `Sink` dimension.
+    pub sink: String,
+    /// Records it durably accepted.
+    pub written: usize,
+    /// Records it asks to retry.
+    pub retried: usize,
+    /// Records it rejected for good (dead-lettered unless a retry comes first).
+    pub rejected: usize,
+    /// How long its write took, in milliseconds.
+    pub write_ms: f64,
+}
+
+impl SinkOutcome {
+    fn of(name: &str, report: &WriteReport, len: usize, write_ms: f64) -> Self {
+        let mut failed: Vec<(usize, FailureKind)> =
+            report.failures.iter().map(|f| (f.index, f.kind)).collect();
+        failed.sort_unstable_by_key(|(index, _)| *index);
+        failed.dedup_by_key(|(index, _)| *index);
+        let retried = failed
+            .iter()
+            .filter(|(_, kind)| *kind == FailureKind::Retryable)
+            .count();
+        SinkOutcome {
+            sink: name.split('?').next().unwrap_or(name).to_owned(),
+            written: len.saturating_sub(failed.len()),
+            retried,
+            rejected: failed.len() - retried,
+            write_ms,
+        }
+    }
 }
 
 /// A retryable failure on a record too old to wait for its sink any longer.
@@ -57,6 +94,7 @@ impl FanOut {
         too_old: &(dyn Fn(usize) -> bool + Sync),
     ) -> FanOutReport {
         let writes = self.sinks.iter().map(|sink| async move {
+            let started = Instant::now();
             let report = timeout_at(deadline, sink.write(records, deadline))
                 .await
                 .unwrap_or_else(|_| {
@@ -67,12 +105,22 @@ impl FanOut {
                         Arc::new(DeadlineExceeded),
                     )
                 });
-            (sink.name(), report)
+            let write_ms = started.elapsed().as_secs_f64() * 1000.0;
+            (sink.name(), report, write_ms)
         });
-        let mut reports = join_all(writes).await;
+        let written = join_all(writes).await;
+        let sinks = written
+            .iter()
+            .map(|(name, report, ms)| SinkOutcome::of(name, report, records.len(), *ms))
+            .collect();
+        let mut reports: Vec<(&str, WriteReport)> = written
+            .into_iter()
+            .map(|(name, report, _)| (name, report))
+            .collect();
         let aged_out = age_out(&mut reports, too_old);
         FanOutReport {
             aged_out,
+            sinks,
             ..merge(reports, records.len())
         }
     }
@@ -144,5 +192,6 @@ fn merge(mut reports: Vec<(&str, WriteReport)>, len: usize) -> FanOutReport {
         first_retryable,
         rejected,
         aged_out: Vec::new(),
+        sinks: Vec::new(),
     }
 }

@@ -25,7 +25,7 @@ pub use dead_letter::{
 };
 pub use dead_letter::{QueueRef, S3DeadLetterConfig, SqsDeadLetterConfig};
 pub use delivery::{deliver, Delivery, MappedBatch};
-pub use fanout::{FanOut, FanOutReport, TooOld};
+pub use fanout::{FanOut, FanOutReport, SinkOutcome, TooOld};
 pub use output::LineOutput;
 pub use per_table::PerTable;
 pub use sink::{

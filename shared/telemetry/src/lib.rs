@@ -25,6 +25,14 @@ pub mod names {
     /// 1 for a batch that moved its shard forward (its first record was written, filtered or
     /// dead-lettered), 0 for one that failed from its first record or was empty (stream-handler).
     pub const SHARD_PROGRESS: &str = "shardProgress";
+    /// Per sink (dimension `Sink`): records it durably accepted.
+    pub const SINK_RECORDS_WRITTEN: &str = "sinkRecordsWritten";
+    /// Per sink: records it asked to retry.
+    pub const SINK_RECORDS_RETRIED: &str = "sinkRecordsRetried";
+    /// Per sink: records it rejected for good (dead-lettered).
+    pub const SINK_RECORDS_REJECTED: &str = "sinkRecordsRejected";
+    /// Per sink: how long its write of the batch took.
+    pub const SINK_WRITE_LATENCY: &str = "sinkWriteLatency";
     /// Stream records dead-lettered because a sink still failed them past `CDC_MAX_RECORD_AGE`.
     pub const CHANGE_EVENTS_DEAD_LETTERED_FOR_AGE: &str = "changeEventsDeadLetteredForAge";
     /// DynamoDB exports that completed (export-trigger, once per export).
@@ -78,6 +86,8 @@ pub struct Metrics {
     namespace: String,
     dimensions: Vec<(String, String)>,
     metrics: Vec<(&'static str, Unit, Vec<f64>)>,
+    /// Metrics under more dimensions (one per sink, say), each its own EMF line.
+    sections: Vec<Metrics>,
 }
 
 impl Metrics {
@@ -88,7 +98,36 @@ impl Metrics {
             namespace: namespace.into(),
             dimensions,
             metrics: Vec::new(),
+            sections: Vec::new(),
         }
+    }
+
+    /// The metrics published with these dimensions plus `extra` (for example
+    /// `("Sink", "dynamodb://orders")`), created on first use; written as a line of their own.
+    pub fn section(&mut self, extra: Vec<(String, String)>) -> &mut Metrics {
+        let mut dimensions = self.dimensions.clone();
+        dimensions.extend(extra);
+        let at = match self
+            .sections
+            .iter()
+            .position(|s| s.dimensions == dimensions)
+        {
+            Some(at) => at,
+            None => {
+                self.sections
+                    .push(Metrics::new(self.namespace.clone(), dimensions));
+                self.sections.len() - 1
+            }
+        };
+        &mut self.sections[at]
+    }
+
+    /// The section with exactly these extra dimensions, if any (for tests and benchmarks).
+    pub fn section_of(&self, extra: &[(String, String)]) -> Option<&Metrics> {
+        self.sections.iter().find(|s| {
+            s.dimensions.ends_with(extra)
+                && s.dimensions.len() == self.dimensions.len() + extra.len()
+        })
     }
 
     /// Adds `n` to a counter.
@@ -121,8 +160,14 @@ impl Metrics {
             .map_or(&[], |(_, _, v)| v.as_slice())
     }
 
-    /// The EMF JSON line (without newline).
+    /// The EMF JSON line (without newline), then one line per section.
     pub fn to_emf(&self, timestamp_ms: i64) -> String {
+        let mut lines = vec![self.emf_line(timestamp_ms)];
+        lines.extend(self.sections.iter().map(|s| s.to_emf(timestamp_ms)));
+        lines.join("\n")
+    }
+
+    fn emf_line(&self, timestamp_ms: i64) -> String {
         let dimension_names: Vec<&str> = self.dimensions.iter().map(|(k, _)| k.as_str()).collect();
         let definitions: Vec<Value> = self
             .metrics
@@ -169,6 +214,36 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sections_are_lines_of_their_own_with_the_extra_dimension() {
+        let mut m = Metrics::new("DynamoDbCdc", vec![("FunctionName".into(), "fn".into())]);
+        m.count(names::CHANGE_EVENTS_PROCESSED, 1);
+        let sink = vec![("Sink".to_owned(), "s3://b/p".to_owned())];
+        m.section(sink.clone())
+            .count(names::SINK_RECORDS_WRITTEN, 2);
+        m.section(sink.clone())
+            .count(names::SINK_RECORDS_WRITTEN, 3);
+        let text = m.to_emf(1);
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1]["Sink"], "s3://b/p");
+        assert_eq!(lines[1]["FunctionName"], "fn");
+        assert_eq!(lines[1][names::SINK_RECORDS_WRITTEN], 5.0);
+        assert_eq!(
+            lines[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["FunctionName", "Sink"]])
+        );
+        assert_eq!(
+            m.section_of(&sink)
+                .unwrap()
+                .counter(names::SINK_RECORDS_WRITTEN),
+            5
+        );
+    }
 
     #[test]
     fn writes_an_emf_document_cloudwatch_accepts() {
