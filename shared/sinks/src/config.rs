@@ -10,10 +10,12 @@ use crate::jsonl::JsonLinesSink;
 use crate::messaging::MessagingConfig;
 use crate::opensearch::OpenSearchConfig;
 use crate::output::LineOutput;
+use crate::projection::{self, ProjectedSink};
 use crate::s3::S3Config;
 use crate::sink::Sink;
 use crate::url::{ConfigError, SinkUrl, DLQ_SETTING, SINKS_SETTING};
 use cdc_lambda::AwsContext;
+use cdc_record::Projection;
 
 /// Sink URL forms, for error messages.
 const SINK_FORMS: &str = "stdout, file:///ABSOLUTE/PATH.jsonl, dynamodb://TABLE, s3://BUCKET/PREFIX, opensearch+https://HOST[:PORT]/INDEX, opensearch+http://HOST[:PORT]/INDEX, sqs://QUEUE (name or https:// URL), sns://TOPIC_ARN, kinesis://STREAM, events://BUS";
@@ -37,6 +39,13 @@ pub enum SinkConfig {
     S3(S3Config),
     /// `sqs://`, `sns://`, `kinesis://` or `events://`: one message per change record.
     Messaging(MessagingConfig),
+    /// Any of the above with `include=`/`exclude=`: it gets projected records.
+    Projected {
+        /// What the sink may hold.
+        projection: Projection,
+        /// The sink itself.
+        sink: Box<SinkConfig>,
+    },
 }
 
 impl SinkConfig {
@@ -63,7 +72,19 @@ impl SinkConfig {
     /// Parses one sink URL; fails on an unknown scheme or option, or a value a sink does not
     /// accept.
     pub fn parse(raw: &str) -> Result<SinkConfig, ConfigError> {
-        let url = SinkUrl::parse(SINKS_SETTING, raw)?;
+        let mut url = SinkUrl::parse(SINKS_SETTING, raw)?;
+        let projection = projection::take(&mut url)?;
+        let sink = Self::parse_sink(url, raw)?;
+        Ok(match projection {
+            Some(projection) => SinkConfig::Projected {
+                projection,
+                sink: Box::new(sink),
+            },
+            None => sink,
+        })
+    }
+
+    fn parse_sink(url: SinkUrl<'_>, raw: &str) -> Result<SinkConfig, ConfigError> {
         match url.scheme {
             "stdout" => url.finish(&[]).map(|()| SinkConfig::Stdout),
             "file" => {
@@ -90,6 +111,10 @@ impl SinkConfig {
     /// Sets the sink up (opens files, creates clients); `raw` is its URL, which names it.
     pub async fn build(&self, raw: &str, aws: &AwsContext) -> Result<Box<dyn Sink>, ConfigError> {
         Ok(match self {
+            SinkConfig::Projected { projection, sink } => Box::new(ProjectedSink::new(
+                Box::pin(sink.build(raw, aws)).await?,
+                projection.clone(),
+            )),
             SinkConfig::DynamoDb(config) => Box::new(config.build(raw, aws).await),
             SinkConfig::OpenSearch(config) => Box::new(config.build(raw, aws).await?),
             SinkConfig::S3(config) => Box::new(config.build(raw, aws).await),

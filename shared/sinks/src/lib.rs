@@ -13,6 +13,7 @@ mod object_key;
 pub mod opensearch;
 mod output;
 mod per_table;
+mod projection;
 pub mod retry;
 pub mod s3;
 mod sink;
@@ -28,6 +29,7 @@ pub use delivery::{deliver, Delivery, MappedBatch};
 pub use fanout::{FanOut, FanOutReport, SinkOutcome, TooOld};
 pub use output::LineOutput;
 pub use per_table::PerTable;
+pub use projection::ProjectedSink;
 pub use sink::{
     DeadlineExceeded, DeleteMemory, Failure, FailureKind, NoNewImage, SharedError, Sink,
     WriteReport,

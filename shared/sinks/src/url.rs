@@ -88,11 +88,10 @@ impl<'a> SinkUrl<'a> {
             target,
             options,
         };
-        if let Some((name, _)) = url
-            .options
-            .iter()
-            .find(|(name, _)| url.options.iter().filter(|(n, _)| n == name).count() > 1)
-        {
+        if let Some((name, _)) = url.options.iter().find(|(name, _)| {
+            !crate::projection::OPTIONS.contains(&name.as_str())
+                && url.options.iter().filter(|(n, _)| n == name).count() > 1
+        }) {
             return Err(url.invalid(format!("option {name:?} is given more than once")));
         }
         Ok(url)
@@ -105,6 +104,15 @@ impl<'a> SinkUrl<'a> {
             return Err(self.invalid(format!("expected {expected}")));
         }
         Ok(target)
+    }
+
+    /// Takes every value of an option that may be repeated, in order.
+    pub fn take_all(&mut self, name: &str) -> Vec<String> {
+        let (taken, kept) = std::mem::take(&mut self.options)
+            .into_iter()
+            .partition(|(n, _)| n == name);
+        self.options = kept;
+        taken.into_iter().map(|(_, value)| value).collect()
     }
 
     /// Takes an option's value, if given.
