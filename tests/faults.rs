@@ -150,3 +150,71 @@ async fn endpoint_disappearing_mid_batch_reports_the_first_record_not_written() 
         "each change exactly once in the history"
     );
 }
+
+/// A replica write of an older change, abandoned at its deadline but still on its way, lands
+/// after the newer change of the same second (same `document_version`) was written: the
+/// replica keeps the newer one (the sequence number breaks the tie). The proxy holds the older
+/// write until the newer one is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_older_write_landing_late_does_not_undo_a_newer_same_second_change() {
+    let config = dynamodb_local();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let table = unique("held");
+    create_table(&dynamodb, &table, "pk", Some("sk"), false).await;
+    let proxy = Proxy::start(&dynamodb_local_endpoint()).await;
+    let through_proxy = config
+        .to_builder()
+        .endpoint_url(&proxy.endpoint)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    let url = format!("dynamodb://{table}");
+    let sink = cdc_sinks::SinkConfig::parse(&url)
+        .unwrap()
+        .build(&url, &AwsContext::with_config(through_proxy))
+        .await
+        .unwrap();
+    // Two changes of one item in one second: the older carries a marker the proxy holds.
+    let change = |seq: u64, text: &str| {
+        let mut record: serde_json::Value = serde_json::from_str(&cdc_testkit::stream_record_json(
+            "src",
+            seq,
+            "MODIFY",
+            "a",
+            "v0",
+            Some(cdc_testkit::image("a", "v0", seq, text)),
+        ))
+        .unwrap();
+        record["dynamodb"]["ApproximateCreationDateTime"] = 1_795_278_200.into();
+        record.to_string()
+    };
+    let (older, newer) = (change(20, "HOLD-ME"), change(21, "newer"));
+    proxy.hold_requests_containing(b"HOLD-ME");
+    let report = sink
+        .write(
+            &cdc_testkit::changes(std::slice::from_ref(&older)),
+            Instant::now() + Duration::from_secs(2),
+        )
+        .await;
+    assert_eq!(report.failures.len(), 1, "abandoned at the deadline");
+    proxy.held(1).await;
+    let report = sink
+        .write(
+            &cdc_testkit::changes(std::slice::from_ref(&newer)),
+            Instant::now() + Duration::from_secs(10),
+        )
+        .await;
+    assert!(report.failures.is_empty(), "{report:?}");
+    proxy.release(1).await;
+    let item = dynamodb
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("a".into()))
+        .key("sk", AttributeValue::S("v0".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(item["s"], AttributeValue::S("newer".into()));
+}

@@ -1,15 +1,16 @@
 //! A loopback TCP proxy in front of an emulator that breaks connections on demand: at random
 //! (a flaky network: half the broken requests never reach the emulator, the other half are
 //! applied and only their reply is lost, which is what makes idempotent writes matter), or
-//! for good after a number of requests (an endpoint that disappears).
+//! for good after a number of requests (an endpoint that disappears), or held back until
+//! released (a write abandoned by its caller that still lands later).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
-#[derive(Default)]
 struct Faults {
     /// Chance that a chunk sent towards the emulator kills its connection instead.
     reset_chance: Mutex<f64>,
@@ -17,6 +18,14 @@ struct Faults {
     requests_left: AtomicU64,
     down: AtomicBool,
     seed: AtomicU64,
+    /// Requests containing these bytes are held until released.
+    hold: Mutex<Option<Vec<u8>>>,
+    /// Requests held so far.
+    held: watch::Sender<u64>,
+    /// Whether held requests may go on.
+    released: watch::Sender<bool>,
+    /// Released requests the emulator has answered.
+    answered: watch::Sender<u64>,
 }
 
 /// A running proxy; faults are switched on and off through its methods.
@@ -35,7 +44,13 @@ impl Proxy {
         let endpoint = format!("http://{}", listener.local_addr().expect("address"));
         let faults = Arc::new(Faults {
             requests_left: AtomicU64::new(u64::MAX),
-            ..Default::default()
+            reset_chance: Mutex::default(),
+            down: AtomicBool::default(),
+            seed: AtomicU64::default(),
+            hold: Mutex::default(),
+            held: watch::Sender::new(0),
+            released: watch::Sender::new(false),
+            answered: watch::Sender::new(0),
         });
         let shared = faults.clone();
         tokio::spawn(async move {
@@ -66,6 +81,26 @@ impl Proxy {
         self.faults.requests_left.store(requests, Ordering::SeqCst);
     }
 
+    /// Holds back every request containing `pattern` until [`Proxy::release`].
+    pub fn hold_requests_containing(&self, pattern: &[u8]) {
+        *self.faults.hold.lock().expect("lock") = Some(pattern.to_vec());
+        self.faults.released.send_replace(false);
+    }
+
+    /// Waits until `count` requests are held.
+    pub async fn held(&self, count: u64) {
+        let mut held = self.faults.held.subscribe();
+        let _ = held.wait_for(|n| *n >= count).await;
+    }
+
+    /// Lets the held requests go on to the emulator, and waits until it answered `count`.
+    pub async fn release(&self, count: u64) {
+        *self.faults.hold.lock().expect("lock") = None;
+        let mut answered = self.faults.answered.subscribe();
+        self.faults.released.send_replace(true);
+        let _ = answered.wait_for(|n| *n >= count).await;
+    }
+
     /// Back to a healthy endpoint.
     pub fn heal(&self) {
         *self.faults.reset_chance.lock().expect("lock") = 0.0;
@@ -78,6 +113,7 @@ async fn pipe(mut client: TcpStream, mut server: TcpStream, faults: Arc<Faults>)
     let (mut client_read, mut client_write) = client.split();
     let (mut server_read, mut server_write) = server.split();
     let lose_reply = AtomicBool::new(false);
+    let was_held = AtomicBool::new(false);
     let upstream = async {
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
@@ -85,6 +121,17 @@ async fn pipe(mut client: TcpStream, mut server: TcpStream, faults: Arc<Faults>)
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
+            if held_back(&faults, &buffer[..n]) {
+                faults.held.send_modify(|n| *n += 1);
+                let mut released = faults.released.subscribe();
+                let _ = released.wait_for(|r| *r).await;
+                if server_write.write_all(&buffer[..n]).await.is_err() {
+                    return;
+                }
+                was_held.store(true, Ordering::SeqCst);
+                // Its caller may be gone: wait for the emulator's answer all the same.
+                std::future::pending::<()>().await;
+            }
             if request_starts(&buffer[..n]) {
                 match admit(&faults) {
                     Fate::Deliver => {}
@@ -105,6 +152,10 @@ async fn pipe(mut client: TcpStream, mut server: TcpStream, faults: Arc<Faults>)
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
+            if was_held.load(Ordering::SeqCst) {
+                faults.answered.send_modify(|n| *n += 1);
+                return;
+            }
             if lose_reply.load(Ordering::SeqCst) {
                 return; // applied by the emulator, but the caller never hears so
             }
@@ -117,6 +168,16 @@ async fn pipe(mut client: TcpStream, mut server: TcpStream, faults: Arc<Faults>)
         () = upstream => {}
         () = downstream => {}
     }
+}
+
+/// Whether `chunk` is to be held back (it contains the pattern being held).
+fn held_back(faults: &Faults, chunk: &[u8]) -> bool {
+    let hold = faults.hold.lock().expect("lock");
+    hold.as_ref().is_some_and(|pattern| {
+        chunk
+            .windows(pattern.len())
+            .any(|w| w == pattern.as_slice())
+    })
 }
 
 fn request_starts(chunk: &[u8]) -> bool {
