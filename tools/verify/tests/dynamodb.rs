@@ -52,7 +52,7 @@ async fn equal_tables_with_keys_of_every_type_are_equal_in_both_modes() {
         }
 
         // The mode matters: read as a plain copy, every replica-mode item has an extra
-        // `_cdc_version`, and the report names that attribute.
+        // `_cdc_version` and `_cdc_sequence`, and the report names those attributes.
         let options = fast(Options::new(&source).replica(&replica, ReplicaMode::Batch));
         let report = verify(&client, &options).await.expect("verify");
         let different = &report.targets[0].outcome.different;
@@ -61,7 +61,7 @@ async fn equal_tables_with_keys_of_every_type_are_equal_in_both_modes() {
         assert!(different
             .examples
             .iter()
-            .all(|d| d.attributes == ["_cdc_version"]));
+            .all(|d| d.attributes == ["_cdc_sequence", "_cdc_version"]));
     }
 }
 
