@@ -9,11 +9,12 @@ use cdc_lambda::{
     ItemFailure, KeySchemaError, KeySchemas, Redrive,
 };
 use cdc_record::{sequence_number_of, EventError, KeySchema, MappingOptions, StreamEvent};
-use cdc_sinks::{deliver, records_to_redrive, DeadLetterQueue, Delivery, FanOut, MappedBatch};
+use cdc_sinks::{deliver, DeadLetterQueue, Delivery, FanOut, MappedBatch};
 use cdc_telemetry::{names, Metrics, Unit};
 use tokio::time::Instant;
 
 use crate::batch;
+use crate::redrive;
 use crate::settings::{Settings, SettingsError};
 
 /// The whole batch must be retried (Lambda does so when the invocation fails).
@@ -70,6 +71,7 @@ pub struct StreamHandler {
     key_schemas: KeySchemas,
     mapping: MappingOptions,
     max_record_age: Option<std::time::Duration>,
+    redrive_force: bool,
     function: FunctionSettings,
 }
 
@@ -96,6 +98,7 @@ impl StreamHandler {
             key_schemas: KeySchemas::new(settings.key_schemas, aws),
             mapping: settings.mapping,
             max_record_age: settings.max_record_age,
+            redrive_force: settings.redrive_force,
             function: settings.function,
         }
     }
@@ -106,6 +109,18 @@ impl StreamHandler {
         payload: &[u8],
         stop_at: Instant,
     ) -> Result<Invocation<BatchResponse>, HandlerError> {
+        self.handle_with(payload, stop_at, self.max_record_age)
+            .await
+    }
+
+    /// Handles one payload, dead-lettering records a sink still fails once older than
+    /// `max_record_age` (none when redriving: those records were dead-lettered already).
+    async fn handle_with(
+        &self,
+        payload: &[u8],
+        stop_at: Instant,
+        max_record_age: Option<std::time::Duration>,
+    ) -> Result<Invocation<BatchResponse>, HandlerError> {
         let StreamEvent { raws, records } = StreamEvent::parse(payload)?;
         let mut schemas = HashMap::new();
         for table in batch::tables(&records) {
@@ -113,9 +128,7 @@ impl StreamHandler {
             schemas.insert(table, schema);
         }
         let (mut mapped, mismatch) = batch::map(records, &raws, &schemas, &self.mapping);
-        mapped.too_old_before_ms = self
-            .max_record_age
-            .map(|age| now_ms() - age.as_millis() as i64);
+        mapped.too_old_before_ms = max_record_age.map(|age| now_ms() - age.as_millis() as i64);
         if let (true, Some(mismatch)) = (mapped.changes.is_empty(), mismatch) {
             return Err(self.key_schema_mismatch(mismatch, &schemas, stop_at).await);
         }
@@ -237,28 +250,15 @@ impl Function for StreamHandler {
         StreamHandler::handle(self, payload, stop_at).await
     }
 
-    /// Stream letters back into Lambda-style payloads of at most [`REDRIVE_BATCH`] records.
-    fn redrive(&self, letters: &[u8]) -> Result<Redrive, String> {
-        let text = std::str::from_utf8(letters)
-            .map_err(|e| format!("the letters are not UTF-8 text: {e}"))?;
-        let (records, skipped) = records_to_redrive(text);
-        let payloads = records
-            .chunks(REDRIVE_BATCH)
-            .map(|chunk| {
-                let mut payload = b"{\"Records\":[".to_vec();
-                for (i, record) in chunk.iter().enumerate() {
-                    if i > 0 {
-                        payload.push(b',');
-                    }
-                    payload.extend_from_slice(record.as_bytes());
-                }
-                payload.extend_from_slice(b"]}");
-                payload
-            })
-            .collect();
-        Ok(Redrive { payloads, skipped })
+    async fn handle_redriven(
+        &self,
+        payload: &[u8],
+        stop_at: Instant,
+    ) -> Result<Invocation<BatchResponse>, HandlerError> {
+        self.handle_with(payload, stop_at, None).await
+    }
+
+    async fn redrive(&self, letters: &[u8]) -> Result<Redrive, String> {
+        redrive::payloads(&self.sinks, letters, self.redrive_force).await
     }
 }
-
-/// Records per redriven payload: as many as a stream batch holds at most.
-const REDRIVE_BATCH: usize = 1000;

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod handler;
+pub mod redrive;
 pub mod settings;
 
 pub use cdc_lambda::{BatchResponse, Invocation, ItemFailure};

@@ -32,6 +32,9 @@ pub struct Settings {
     /// `CDC_MAX_RECORD_AGE` (seconds): a record older than this that a sink still fails is
     /// dead-lettered whole and the batch goes on, before Lambda would give up on it.
     pub max_record_age: Option<Duration>,
+    /// `CDC_REDRIVE_FORCE=true`: `--redrive` even into sinks that forget deletes sooner than
+    /// the oldest letter's age (an operator who knows no item was deleted since).
+    pub redrive_force: bool,
 }
 
 /// The event source mapping's `MaximumRecordAgeInSeconds`, as template.yaml passes it.
@@ -70,6 +73,16 @@ impl Settings {
             mapping: mapping_options(&env)?,
             key_schemas: key_schemas(&env)?,
             max_record_age: max_record_age(&env)?,
+            redrive_force: choice(
+                "CDC_REDRIVE_FORCE",
+                env("CDC_REDRIVE_FORCE"),
+                "true or false",
+                |v| match v {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => None,
+                },
+            )?,
         })
     }
 }

@@ -39,17 +39,26 @@ async fn handler(table: &str, letters: &std::path::Path) -> StreamHandler {
     StreamHandler::new(FanOut::new(vec![sink]), letters, settings, aws)
 }
 
-/// The testkit's records are days old: past any `CDC_MAX_RECORD_AGE`.
+/// A record created two hours (and `seq` seconds) ago: past `CDC_MAX_RECORD_AGE` (one hour),
+/// within the replica's memory of deletes (its tombstones last 7 days).
 fn record(seq: u64, event: &str, pk: &str, n: u64) -> Box<RawValue> {
     let image = (event != "REMOVE").then(|| image(pk, "v0", n, "t"));
-    RawValue::from_string(stream_record_json("src", seq, event, pk, "v0", image)).unwrap()
+    let mut value: serde_json::Value =
+        serde_json::from_str(&stream_record_json("src", seq, event, pk, "v0", image)).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    value["dynamodb"]["ApproximateCreationDateTime"] = (now - 7200 + seq).into();
+    RawValue::from_string(value.to_string()).unwrap()
 }
 
-fn redrive(table: &str, letters: &std::path::Path) -> std::process::Output {
+fn redrive(sink: &str, letters: &std::path::Path, force: bool) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_stream-handler"))
         .arg("--redrive")
         .arg(letters)
-        .env("CDC_SINKS", format!("dynamodb://{table}"))
+        .env("CDC_SINKS", sink)
+        .env("CDC_REDRIVE_FORCE", force.to_string())
         .env("CDC_KEY_SCHEMA", KEY_SCHEMA)
         .env("CDC_DLQ", "stderr")
         .env("AWS_ENDPOINT_URL", cdc_testkit::dynamodb_local_endpoint())
@@ -125,8 +134,21 @@ async fn letters_of_a_broken_destination_are_redriven_once_it_is_fixed() {
         ]),
         vec!["b".to_owned()],
     );
+    // A sink that keeps no tombstones would bring `b` back from its INSERT: refused.
+    let output = redrive(
+        &format!("dynamodb://{table}?tombstones=false"),
+        &letters,
+        false,
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("remembers deletes of table src not at all"),
+        "{stderr}"
+    );
+    assert_eq!(replica(&client, &table).await, (BTreeMap::new(), vec![]));
     for round in ["redriven", "redriven again"] {
-        let output = redrive(&table, &letters);
+        let output = redrive(&format!("dynamodb://{table}"), &letters, false);
         assert!(
             output.status.success(),
             "{round}: {}",

@@ -26,10 +26,21 @@ pub trait Function {
     ) -> impl Future<Output = Result<Invocation<Self::Response>, Self::Error>>;
 
     /// The payloads that send the records of a file of dead letters (`--redrive FILE`)
-    /// through [`Function::handle`] again. A function that cannot redrive says so.
-    fn redrive(&self, letters: &[u8]) -> Result<Redrive, String> {
+    /// through [`Function::handle_redriven`] again; refuses what redriving could make diverge.
+    /// A function that cannot redrive says so.
+    fn redrive(&self, letters: &[u8]) -> impl Future<Output = Result<Redrive, String>> {
         let _ = letters;
-        Err("this function does not redrive dead letters".into())
+        async { Err("this function does not redrive dead letters".into()) }
+    }
+
+    /// Handles one redriven payload: as [`Function::handle`], for records that were
+    /// dead-lettered already (so none is dead-lettered again for its age).
+    fn handle_redriven(
+        &self,
+        payload: &[u8],
+        stop_at: Instant,
+    ) -> impl Future<Output = Result<Invocation<Self::Response>, Self::Error>> {
+        self.handle(payload, stop_at)
     }
 }
 

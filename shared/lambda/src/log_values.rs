@@ -23,18 +23,20 @@ pub fn loggable(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Blanks the inside of every quoted span (`"…"`, `'…'`, `` `…` ``), which is where error texts
-/// put values (`invalid type: string "…"`, `document with id '…'`). An apostrophe inside a
-/// word opens nothing; an unclosed quote blanks the rest. Over-blanking is the safe mistake.
+/// Blanks the inside of every quoted or bracketed span (`"…"`, `'…'`, `` `…` ``, `[…]`), which
+/// is where error texts put values (`invalid type: string "…"`, `document with id '…'`,
+/// OpenSearch's `failed to parse date field […]`). An apostrophe inside a word opens nothing;
+/// an unclosed span blanks the rest. Over-blanking (field names too) is the safe mistake.
 pub fn redact(text: &str) -> Cow<'_, str> {
-    if !text.contains(['"', '\'', '`']) {
+    if !text.contains(['"', '\'', '`', '[']) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     let mut previous = ' ';
     while let Some(c) = chars.next() {
-        let opens = matches!(c, '"' | '`') || (c == '\'' && !previous.is_alphanumeric());
+        let opens = matches!(c, '"' | '`' | '[') || (c == '\'' && !previous.is_alphanumeric());
+        let closes = if c == '[' { ']' } else { c };
         previous = c;
         out.push(c);
         if !opens {
@@ -43,8 +45,8 @@ pub fn redact(text: &str) -> Cow<'_, str> {
         out.push('…');
         let mut escaped = false;
         for inner in chars.by_ref() {
-            if inner == c && !escaped {
-                out.push(c);
+            if inner == closes && !escaped {
+                out.push(closes);
                 break;
             }
             escaped = c == '"' && inner == '\\' && !escaped;
@@ -67,7 +69,7 @@ mod tests {
             ),
             (
                 "failed to parse field [n] of type [long] in document with id 'o#1'. Preview of field's value: 'x'",
-                "failed to parse field [n] of type [long] in document with id '…'. Preview of field's value: '…'",
+                "failed to parse field […] of type […] in document with id '…'. Preview of field's value: '…'",
             ),
             ("invalid value: integer `5`", "invalid value: integer `…`"),
             ("unclosed \"secret and more", "unclosed \"…"),

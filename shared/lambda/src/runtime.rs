@@ -144,7 +144,7 @@ async fn run_local<F: Function>(function: &F, path: &Path) -> Result<ExitCode, S
 async fn redrive<F: Function>(function: &F, path: &Path) -> Result<ExitCode, String> {
     let letters =
         std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let redrive = function.redrive(&letters)?;
+    let redrive = function.redrive(&letters).await?;
     for skipped in &redrive.skipped {
         eprintln!("{}: skipped: {skipped}", path.display());
     }

@@ -156,6 +156,11 @@ impl Projection {
             for path in paths {
                 exclude(&mut image, path);
             }
+            // List elements were blanked, not removed, so every index named the original
+            // element: remove them now.
+            for value in image.values_mut() {
+                purge_blanked(value);
+            }
             image
         }
     }
@@ -203,10 +208,21 @@ fn exclude_within(typed: &mut Value, path: &[String]) {
             return;
         };
         if path.len() == 1 {
-            elements.remove(at);
+            // A typed value is an object, so `null` marks the element for removal.
+            elements[at] = Value::Null;
         } else if let Some(element) = elements.get_mut(at) {
             exclude_within(element, &path[1..]);
         }
+    }
+}
+
+/// Removes the list elements [`exclude`] blanked, at any depth of a typed value.
+fn purge_blanked(typed: &mut Value) {
+    if let Some(Value::Object(members)) = typed.get_mut("M") {
+        members.values_mut().for_each(purge_blanked);
+    } else if let Some(Value::Array(elements)) = typed.get_mut("L") {
+        elements.retain(|element| !element.is_null());
+        elements.iter_mut().for_each(purge_blanked);
     }
 }
 
@@ -285,6 +301,16 @@ mod tests {
         assert_eq!(
             Value::Object(p.image(&image(ITEM), &["pk"])),
             serde_json::json!({"pk":{"S":"k"},"address":{"M":{"city":{"S":"c"}}},"tags":{"L":[{"S":"y"}]}})
+        );
+    }
+
+    #[test]
+    fn several_elements_of_one_list_are_the_ones_named() {
+        let list = r#"{"pk":{"S":"k"},"phones":{"L":[{"S":"0"},{"S":"1"},{"S":"2"},{"S":"3"}]}}"#;
+        let p = Projection::exclude(&["/phones/0".into(), "/phones/1".into()]).unwrap();
+        assert_eq!(
+            Value::Object(p.image(&image(list), &["pk"])),
+            serde_json::json!({"pk":{"S":"k"},"phones":{"L":[{"S":"2"},{"S":"3"}]}})
         );
     }
 

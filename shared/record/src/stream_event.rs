@@ -123,6 +123,12 @@ impl<'a> StreamRecord<'a> {
             .map(Text::as_str)
     }
 
+    /// `ApproximateCreationDateTime` in milliseconds, when the record has one.
+    pub fn created_ms(&self) -> Option<i64> {
+        let seconds = self.dynamodb.as_ref()?.approximate_creation_date_time?;
+        Some((seconds * 1000.0).round() as i64)
+    }
+
     /// Names the record in errors.
     pub fn id(&self) -> RecordId {
         record_id(self.sequence_number())

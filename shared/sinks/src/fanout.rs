@@ -134,7 +134,10 @@ fn age_out(
     let mut aged = Vec::new();
     for (_, report) in reports.iter_mut() {
         for failure in &mut report.failures {
-            if failure.kind == FailureKind::Retryable && too_old(failure.index) {
+            if failure.kind == FailureKind::Retryable
+                && too_old(failure.index)
+                && !is_configuration(failure.error.as_ref())
+            {
                 failure.kind = FailureKind::Permanent;
                 failure.error = Arc::new(TooOld(failure.error.to_string()));
                 aged.push(failure.index);
@@ -144,6 +147,20 @@ fn age_out(
     aged.sort_unstable();
     aged.dedup();
     aged
+}
+
+/// A destination set up wrong (a key schema that does not fit, a stream without the images a
+/// sink needs, a key attribute excluded): retried whatever the record's age, so the shard
+/// waits and the alarms fire instead of every record being dead-lettered.
+fn is_configuration(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    matches!(
+        error.downcast_ref::<crate::dynamodb::DestinationError>(),
+        Some(crate::dynamodb::DestinationError::KeySchema { .. })
+    ) || error.is::<crate::sink::NoNewImage>()
+        || matches!(
+            error.downcast_ref::<cdc_record::ProjectionError>(),
+            Some(cdc_record::ProjectionError::KeyExcluded(_))
+        )
 }
 
 fn merge(mut reports: Vec<(&str, WriteReport)>, len: usize) -> FanOutReport {

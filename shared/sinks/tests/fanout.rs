@@ -188,3 +188,48 @@ async fn the_dead_letters_have_time_after_a_sink_that_retried_until_its_deadline
     assert_eq!(*queue.0.lock().unwrap(), vec![raw[0].clone()]);
     assert!(Instant::now() <= stop_at);
 }
+
+/// A sink failing record 0 as misconfigured (a stream without new images) and record 1 for a
+/// transient reason.
+struct HalfConfigured;
+
+#[async_trait]
+impl Sink for HalfConfigured {
+    fn name(&self) -> &str {
+        "half"
+    }
+
+    async fn write(&self, _records: &[ChangeRecord<'_>], _deadline: Instant) -> WriteReport {
+        WriteReport {
+            failures: vec![
+                Failure {
+                    index: 0,
+                    kind: FailureKind::Retryable,
+                    error: Arc::new(cdc_sinks::NoNewImage),
+                },
+                Failure {
+                    index: 1,
+                    kind: FailureKind::Retryable,
+                    error: Arc::new(std::io::Error::other("throttled")),
+                },
+            ],
+        }
+    }
+}
+
+/// Past the record age, a transient failure is dead-lettered; a destination set up wrong is
+/// retried whatever the age (misconfiguration is alarmed, never dead-lettered wholesale).
+#[tokio::test]
+async fn old_records_age_out_of_transient_failures_but_not_of_misconfiguration() {
+    let raw = raw(2);
+    let fan_out = FanOut::new(vec![Box::new(HalfConfigured)]);
+    let report = fan_out
+        .write_aging(
+            &records(&raw),
+            Instant::now() + Duration::from_secs(5),
+            &|_| true,
+        )
+        .await;
+    assert_eq!(report.aged_out, vec![1]);
+    assert_eq!(report.first_retryable.map(|(index, _)| index), Some(0));
+}

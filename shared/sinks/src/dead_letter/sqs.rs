@@ -213,19 +213,30 @@ impl DeadLetterQueue for SqsDeadLetters {
                 Err(error) => return Err(self.error(0, error)),
             }
         }
+        // `sent` must name the first letter the queue may not hold: letters are sent at once,
+        // so that is the lowest index that failed in any way.
         let mut rejected = Vec::new();
+        let mut retry = None;
         for failure in self.deliver(messages, deadline).await {
             match failure.kind {
                 FailureKind::Permanent => rejected.push(failure.index),
-                FailureKind::Retryable => return Err(self.error(failure.index, failure.error)),
+                FailureKind::Retryable if retry.is_none() => retry = Some(failure),
+                FailureKind::Retryable => {}
             }
+        }
+        if let Some(failure) = retry {
+            let sent = rejected
+                .first()
+                .map_or(failure.index, |&r| r.min(failure.index));
+            return Err(self.error(sent, failure.error));
         }
         // SQS refused these as they are (characters it does not accept): whole to S3 instead.
         let mut pointers = Vec::with_capacity(rejected.len());
         for &index in &rejected {
             match self.pointer(index, &letters[index], deadline).await {
                 Ok(pointer) => pointers.push(pointer),
-                Err(error) => return Err(self.error(index, error)),
+                // No pointer was sent yet: the first refused letter is the first not held.
+                Err(error) => return Err(self.error(rejected[0], error)),
             }
         }
         if let Some(failure) = self.deliver(pointers, deadline).await.into_iter().next() {
