@@ -9,7 +9,7 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use cdc_record::{ion_line_to_json, map_export_line, ExportSource, MappingOptions, Reason, Source};
-use cdc_sinks::{deliver, DeadLetter, DeadLetterQueue, FanOut, MappedBatch};
+use cdc_sinks::{deliver, DeadLetter, DeadLetterQueue, FanOut, MappedBatch, SinkOutcome};
 use tokio::sync::mpsc;
 use tokio::time::{timeout_at, Instant};
 
@@ -18,7 +18,7 @@ use cdc_exports::manifest::Format;
 use cdc_exports::work::FileWork;
 
 /// What loading a file from its start line came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
     /// Lines loaded from the file's start (all of them when `stop` is `None`).
     pub lines: u64,
@@ -30,6 +30,8 @@ pub struct Loaded {
     pub stop: Option<Stop>,
     /// The whole file was read: how it compares with its manifest entry.
     pub check: Option<Check>,
+    /// What each sink did with each block written in this run.
+    pub sinks: Vec<SinkOutcome>,
 }
 
 impl Loaded {
@@ -41,6 +43,7 @@ impl Loaded {
             dead_letters: 0,
             stop: None,
             check: None,
+            sinks: Vec::new(),
         }
     }
 }
@@ -135,6 +138,7 @@ impl Loader<'_> {
             loaded.records += done.records;
             loaded.dead_letters += done.dead_letters;
             loaded.lines = done.last_line;
+            loaded.sinks.extend(done.sinks);
             if let Some(failure) = failure {
                 loaded.stop = Some(if failure.out_of_time || Instant::now() >= stop_at {
                     Stop::Deadline
@@ -213,6 +217,7 @@ impl Loader<'_> {
                 last_line: block.first_line - 1,
                 records: 0,
                 dead_letters: 0,
+                sinks: Vec::new(),
             };
             let reason = format!(
                 "{}: no line from {} on has the key attributes {:?} of table {}: the key schema (CDC_KEY_SCHEMA, or DescribeTable) is not this table's",
@@ -234,6 +239,7 @@ impl Loader<'_> {
             last_line: block.first_line + failed_from as u64 - 1,
             records: written as u64,
             dead_letters: delivery.dead_lettered(lines.len()) as u64,
+            sinks: delivery.sinks,
         };
         let failure = delivery.first_failure.map(|(_, reason)| Failure {
             reason,
@@ -266,6 +272,7 @@ struct BlockDone {
     last_line: u64,
     records: u64,
     dead_letters: u64,
+    sinks: Vec<SinkOutcome>,
 }
 
 /// One line of a block, as DYNAMODB_JSON text to map or as what it was and why it cannot be.

@@ -284,6 +284,9 @@ impl ExportProcessor {
         let loaded = self.loader().load(work, start, stop_at).await;
         metrics.count(names::EXPORT_RECORDS_PROCESSED, loaded.records);
         metrics.count(names::EXPORT_RECORDS_PROCESSING_ERRORS, loaded.dead_letters);
+        for outcome in &loaded.sinks {
+            outcome.record(metrics);
+        }
         let progress = progress(saved.as_ref(), &loaded);
         if let Some(state) = &self.state {
             state

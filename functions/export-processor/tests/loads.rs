@@ -75,6 +75,13 @@ async fn every_item_arrives_once_and_exact_from_json_and_ion_alike() {
                 source.items.len() as u64
             );
             assert_eq!(metrics.counter(names::EXPORT_RECORDS_PROCESSING_ERRORS), 0);
+            let sink = metrics
+                .section_of(&[("Sink".to_owned(), file_url(&output))])
+                .expect("the file sink's metrics");
+            assert_eq!(
+                sink.counter(names::SINK_RECORDS_WRITTEN),
+                source.items.len() as u64
+            );
             assert_eq!(
                 documents(&output),
                 expected_documents(&source.items),

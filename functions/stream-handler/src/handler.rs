@@ -189,15 +189,7 @@ impl StreamHandler {
             delivery.aged_out(total) as u64,
         );
         for outcome in &delivery.sinks {
-            let sink = metrics.section(vec![("Sink".into(), outcome.sink.clone())]);
-            sink.count(names::SINK_RECORDS_WRITTEN, outcome.written as u64);
-            sink.count(names::SINK_RECORDS_RETRIED, outcome.retried as u64);
-            sink.count(names::SINK_RECORDS_REJECTED, outcome.rejected as u64);
-            sink.distribution(
-                names::SINK_WRITE_LATENCY,
-                Unit::Milliseconds,
-                &[outcome.write_ms],
-            );
+            outcome.record(&mut metrics);
         }
         if !written.is_empty() {
             metrics.distribution(names::CHANGE_EVENT_LATENCY, Unit::Milliseconds, &written);

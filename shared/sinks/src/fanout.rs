@@ -44,6 +44,20 @@ pub struct SinkOutcome {
 }
 
 impl SinkOutcome {
+    /// Adds this outcome to `metrics`, on the line of its sink (dimension `Sink`).
+    pub fn record(&self, metrics: &mut cdc_telemetry::Metrics) {
+        use cdc_telemetry::{names, Unit};
+        let sink = metrics.section(vec![("Sink".into(), self.sink.clone())]);
+        sink.count(names::SINK_RECORDS_WRITTEN, self.written as u64);
+        sink.count(names::SINK_RECORDS_RETRIED, self.retried as u64);
+        sink.count(names::SINK_RECORDS_REJECTED, self.rejected as u64);
+        sink.distribution(
+            names::SINK_WRITE_LATENCY,
+            Unit::Milliseconds,
+            &[self.write_ms],
+        );
+    }
+
     fn of(name: &str, report: &WriteReport, len: usize, write_ms: f64) -> Self {
         let mut failed: Vec<(usize, FailureKind)> =
             report.failures.iter().map(|f| (f.index, f.kind)).collect();
