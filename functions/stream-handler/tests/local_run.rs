@@ -69,9 +69,15 @@ fn logs_are_json_when_lambda_asks_for_json() {
         "the rest of the batch goes through"
     );
     let stderr = json_lines(&output.stderr);
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l["level"] == "WARN" && l["fields"]["dead_letters"] == "stderr"),
+        "stderr as the dead-letter queue is said to be for local runs"
+    );
     let warning = stderr
         .iter()
-        .find(|l| l["level"] == "WARN")
+        .find(|l| l["level"] == "WARN" && l["fields"].get("sequence_number").is_some())
         .expect("a JSON log line for the dead letter");
     assert_eq!(
         warning["fields"]["sequence_number"],
