@@ -200,19 +200,27 @@ impl DeadLetterQueue for SqsDeadLetters {
         letters: &[DeadLetter<'_>],
         deadline: Instant,
     ) -> Result<(), DeadLetterError> {
-        let mut messages = Vec::with_capacity(letters.len());
-        for (index, letter) in letters.iter().enumerate() {
-            let message = self.message(index, letter);
-            if message.body.len() <= self.max_message_bytes {
-                messages.push(message);
-                continue;
-            }
-            // Nothing was sent yet: on failure, every letter is retried.
-            match self.pointer(index, letter, deadline).await {
+        // Letters too large for the queue go to S3 first, all at once.
+        let (fitting, oversize): (Vec<Message>, Vec<Message>) = letters
+            .iter()
+            .enumerate()
+            .map(|(index, letter)| self.message(index, letter))
+            .partition(|message| message.body.len() <= self.max_message_bytes);
+        let pointers = futures::future::join_all(
+            oversize
+                .iter()
+                .map(|m| self.pointer(m.index, &letters[m.index], deadline)),
+        )
+        .await;
+        let mut messages = fitting;
+        for pointer in pointers {
+            match pointer {
                 Ok(pointer) => messages.push(pointer),
+                // Nothing was sent yet: on failure, every letter is retried.
                 Err(error) => return Err(self.error(0, error)),
             }
         }
+        messages.sort_by_key(|m| m.index);
         // `sent` must name the first letter the queue may not hold: letters are sent at once,
         // so that is the lowest index that failed in any way.
         let mut rejected = Vec::new();
@@ -231,9 +239,15 @@ impl DeadLetterQueue for SqsDeadLetters {
             return Err(self.error(sent, failure.error));
         }
         // SQS refused these as they are (characters it does not accept): whole to S3 instead.
+        let built = futures::future::join_all(
+            rejected
+                .iter()
+                .map(|&index| self.pointer(index, &letters[index], deadline)),
+        )
+        .await;
         let mut pointers = Vec::with_capacity(rejected.len());
-        for &index in &rejected {
-            match self.pointer(index, &letters[index], deadline).await {
+        for pointer in built {
+            match pointer {
                 Ok(pointer) => pointers.push(pointer),
                 // No pointer was sent yet: the first refused letter is the first not held.
                 Err(error) => return Err(self.error(rejected[0], error)),
