@@ -35,3 +35,7 @@ fi
 # Region is only for the schemas cfn-lint checks against; no AWS calls are made.
 "$VENV/bin/cfn-lint" --regions "${AWS_REGION:-us-east-1}" -- template.yaml
 echo "lint-template: template.yaml OK (cfn-lint $CFN_LINT_VERSION)"
+
+# Least privilege, and every permission in docs/IAM.md's reviewed table (PyYAML comes with
+# cfn-lint); --self-test also checks that a broken copy is refused.
+"$VENV/bin/python" scripts/check-iam.py --self-test
