@@ -11,6 +11,7 @@ pub mod items;
 pub mod json;
 #[cfg(feature = "opensearch-fake")]
 pub mod opensearch;
+pub mod sam_local;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
