@@ -39,3 +39,4 @@ echo "lint-template: template.yaml OK (cfn-lint $CFN_LINT_VERSION)"
 # Least privilege, and every permission in docs/IAM.md's reviewed table (PyYAML comes with
 # cfn-lint); --self-test also checks that a broken copy is refused.
 "$VENV/bin/python" scripts/check-iam.py --self-test
+"$VENV/bin/python" scripts/check-samconfig.py
