@@ -1,4 +1,4 @@
-//! `sam local invoke ExportProcessor -e events/export-processor/… --env-vars events/env.json`
+//! `sam local invoke ExportProcessor -e events/export-processor/… --env-vars events/sam/env.json`
 //! offline: with exactly those variables and no AWS, the S3 test event is answered as done and
 //! every other sample event, which needs the export's objects in S3, fails at once saying it has
 //! no AWS credentials, never a panic or a hang (see `cdc_testkit::sam_local`; no Docker here).

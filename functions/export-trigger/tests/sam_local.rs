@@ -1,4 +1,4 @@
-//! `sam local invoke ExportTrigger -e events/export-trigger/… --env-vars events/env.json`
+//! `sam local invoke ExportTrigger -e events/export-trigger/… --env-vars events/sam/env.json`
 //! offline: with exactly those variables and no AWS, every sample event is answered at once
 //! with an error saying there are no AWS credentials, never a panic or a hang (see
 //! `cdc_testkit::sam_local`; no Docker runs here).

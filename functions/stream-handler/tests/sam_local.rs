@@ -1,4 +1,4 @@
-//! `sam local invoke StreamHandler -e events/… --env-vars events/env.json` works offline on
+//! `sam local invoke StreamHandler -e events/… --env-vars events/sam/env.json` works offline on
 //! every sample event: the binary, given exactly those variables and no AWS, answers each with
 //! its change records (see `cdc_testkit::sam_local`; no Docker runs here).
 

@@ -1,6 +1,6 @@
-//! A function run as `sam local invoke FUNCTION -e EVENT --env-vars events/env.json` runs it,
+//! A function run as `sam local invoke FUNCTION -e EVENT --env-vars events/sam/env.json` runs it,
 //! without Docker (none runs here): the binary with `--event`, an environment holding only what
-//! the Lambda container sets and `events/env.json`'s variables for that function, and no AWS.
+//! the Lambda container sets and `events/sam/env.json`'s variables for that function, and no AWS.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -12,9 +12,10 @@ pub fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
 }
 
-/// `events/env.json`'s variables for the template's function `logical_id`.
+/// `events/sam/env.json`'s variables for the template's function `logical_id`.
 pub fn variables(logical_id: &str) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(events_dir().join("env.json")).expect("events/env.json");
+    let text =
+        std::fs::read_to_string(events_dir().join("sam/env.json")).expect("events/sam/env.json");
     let all: serde_json::Value = serde_json::from_str(&text).expect("env.json is JSON");
     all[logical_id]
         .as_object()
@@ -72,7 +73,7 @@ pub fn events_in(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("events folder")
         .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "json") && !path.ends_with("env.json"))
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
     files
