@@ -36,6 +36,19 @@ fi
 "$VENV/bin/cfn-lint" --regions "${AWS_REGION:-us-east-1}" -- template.yaml
 echo "lint-template: template.yaml OK (cfn-lint $CFN_LINT_VERSION)"
 
+# The lint must be able to fail: a copy with an unknown runtime and a property SAM does not
+# have is refused.
+BROKEN="$(mktemp -d)"
+trap 'rm -rf "$BROKEN"' EXIT
+sed -e 's/Runtime: provided.al2023/Runtime: provided.al2099/' \
+    -e 's/      MemorySize: !Ref MemorySize/      MemorySize: !Ref MemorySize\n      NoSuchProperty: 1/' \
+    template.yaml > "$BROKEN/template.yaml"
+if "$VENV/bin/cfn-lint" --regions "${AWS_REGION:-us-east-1}" -- "$BROKEN/template.yaml" > /dev/null 2>&1; then
+    echo "lint-template: a deliberately broken copy of template.yaml passed cfn-lint" >&2
+    exit 1
+fi
+echo "lint-template: a deliberately broken copy is refused"
+
 # Least privilege, and every permission in docs/IAM.md's reviewed table (PyYAML comes with
 # cfn-lint); --self-test also checks that a broken copy is refused.
 "$VENV/bin/python" scripts/check-iam.py --self-test
