@@ -24,7 +24,12 @@ TEMPLATE = ROOT / "template.yaml"
 TABLE = ROOT / "docs" / "IAM.md"
 
 # Actions whose IAM resource type is "*" only (they list or describe account-wide things).
-UNSCOPABLE = {"dynamodb:ListStreams", "dynamodb:ListExports"}
+UNSCOPABLE = {
+    "dynamodb:ListStreams",
+    "dynamodb:ListExports",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
 
 
 class Loader(yaml.SafeLoader):
