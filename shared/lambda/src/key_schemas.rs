@@ -90,17 +90,24 @@ impl KeySchemas {
             .send()
             .await
             .map_err(|e| fail(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?;
-        let elements = output.table().map(|t| t.key_schema()).unwrap_or_default();
-        let name_of = |kind: KeyType| {
-            elements
-                .iter()
-                .find(|e| e.key_type() == &kind)
-                .map(|e| e.attribute_name().to_owned())
-        };
-        Ok(KeySchema {
-            partition_key: name_of(KeyType::Hash)
-                .ok_or_else(|| fail("DescribeTable returned no HASH key".into()))?,
-            sort_key: name_of(KeyType::Range),
-        })
+        described_key_schema(output.table())
+            .ok_or_else(|| fail("DescribeTable returned no HASH key".into()))
     }
+}
+
+/// The key schema in a `DescribeTable` answer; `None` when it names no HASH key.
+pub fn described_key_schema(
+    table: Option<&aws_sdk_dynamodb::types::TableDescription>,
+) -> Option<KeySchema> {
+    let elements = table.map(|t| t.key_schema()).unwrap_or_default();
+    let name_of = |kind: KeyType| {
+        elements
+            .iter()
+            .find(|e| e.key_type() == &kind)
+            .map(|e| e.attribute_name().to_owned())
+    };
+    Some(KeySchema {
+        partition_key: name_of(KeyType::Hash)?,
+        sort_key: name_of(KeyType::Range),
+    })
 }

@@ -70,6 +70,19 @@ impl CallError {
     }
 }
 
+/// An error with its causes, `: `-joined, for messages that must say why (connection
+/// refused, ...) when the error is no SDK error (those go through [`CallError::of`]).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// The failure of record `index` from an SDK error, classified.
 pub fn failure<E>(index: usize, error: &E) -> crate::sink::Failure
 where

@@ -9,7 +9,6 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use aws_sdk_dynamodb::types::KeyType;
 use cdc_record::ChangeRecord;
 use tokio::time::{timeout_at, Instant};
 
@@ -166,15 +165,10 @@ async fn describe(sink: &DynamoDbSink, table: &str) -> Result<KeyNames, String> 
         .send()
         .await
         .map_err(|e| crate::retry::CallError::of(&e).to_string())?;
-    let elements = output.table().map(|t| t.key_schema()).unwrap_or_default();
-    let name_of = |kind: KeyType| {
-        elements
-            .iter()
-            .find(|e| e.key_type() == &kind)
-            .map(|e| e.attribute_name().to_owned())
-    };
+    let schema = cdc_lambda::key_schemas::described_key_schema(output.table())
+        .ok_or("DescribeTable returned no HASH key")?;
     Ok(KeyNames {
-        partition: name_of(KeyType::Hash).ok_or("DescribeTable returned no HASH key")?,
-        sort: name_of(KeyType::Range),
+        partition: schema.partition_key,
+        sort: schema.sort_key,
     })
 }

@@ -22,7 +22,7 @@ use base64::Engine;
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use tokio::sync::Mutex;
 
-use super::error_chain;
+use crate::retry::error_chain;
 use cdc_lambda::AwsContext;
 
 /// Authentication as configured (no I/O yet).

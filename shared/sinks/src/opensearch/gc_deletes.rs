@@ -17,7 +17,8 @@ use tokio::time::{timeout_at, Instant};
 use super::auth::{AuthConfig, SigV4Service, Unsigned};
 use super::time_value::{self, TimeValue, TimeValueError};
 use super::write::excerpt;
-use super::{error_chain, OpenSearchSink};
+use super::OpenSearchSink;
+use crate::retry::error_chain;
 use crate::retry::Backoff;
 use crate::sink::DeleteMemory;
 

@@ -360,15 +360,3 @@ impl OpenSearchSink {
         self.calls.add();
     }
 }
-
-/// An error with its causes, for messages that must say why (connection refused, ...).
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}

@@ -13,7 +13,8 @@ use tokio::time::{timeout_at, Instant};
 
 use super::auth::Unsigned;
 use super::bulk::{self, Operations, Outcome, MAX_ID_BYTES};
-use super::{error_chain, OpenSearchSink, NDJSON};
+use super::{OpenSearchSink, NDJSON};
+use crate::retry::error_chain;
 use crate::retry::Backoff;
 use crate::sink::{DeadlineExceeded, Failure, FailureKind, NoNewImage, SharedError, WriteReport};
 use cdc_lambda::log_values::loggable;
