@@ -17,7 +17,7 @@ use super::{DynamoDbSink, Mode};
 use crate::sink::{FailureKind, WriteReport};
 
 /// Key attribute names, partition key first.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct KeyNames {
     partition: String,
     sort: Option<String>,
@@ -86,12 +86,23 @@ pub(super) async fn check(
     records: &[ChangeRecord<'_>],
     deadline: Instant,
 ) -> Result<(), WriteReport> {
-    let mut wanted: Vec<(String, KeyNames)> = records
-        .iter()
-        .map(|record| (sink.table_for(record), expected(sink.config.mode, record)))
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
+    // A batch has one table and one key as a rule: only distinct ones are collected, without
+    // allocating per record.
+    let mut wanted: Vec<(String, KeyNames)> = Vec::new();
+    for record in records {
+        let table = sink.config.table.for_table(&record.table_name);
+        let (partition, sort) = expected(sink.config.mode, record);
+        let seen = wanted.iter().any(|(t, k)| {
+            t.as_str() == table.as_ref() && k.partition == partition && k.sort.as_deref() == sort
+        });
+        if !seen {
+            let names = KeyNames {
+                partition: partition.to_owned(),
+                sort: sort.map(str::to_owned),
+            };
+            wanted.push((table.into_owned(), names));
+        }
+    }
     for entry in wanted {
         if sink.checked.contains(&entry) {
             continue;
@@ -134,12 +145,9 @@ pub(super) async fn check(
 
 /// The key the destination must have for `record`: the source's key (replica, batch) or the
 /// history table's own.
-fn expected(mode: Mode, record: &ChangeRecord<'_>) -> KeyNames {
+fn expected<'r>(mode: Mode, record: &'r ChangeRecord<'_>) -> (&'r str, Option<&'r str>) {
     match mode {
-        Mode::History => KeyNames {
-            partition: history::PARTITION_KEY.to_owned(),
-            sort: Some(history::SORT_KEY.to_owned()),
-        },
+        Mode::History => (history::PARTITION_KEY, Some(history::SORT_KEY)),
         // The record's key attributes come partition key first (`KeySchema::key_of`).
         Mode::Replica | Mode::Batch => {
             let mut names = record
@@ -148,10 +156,7 @@ fn expected(mode: Mode, record: &ChangeRecord<'_>) -> KeyNames {
                 .0
                 .iter()
                 .map(|(name, _)| name.as_str());
-            KeyNames {
-                partition: names.next().unwrap_or_default().to_owned(),
-                sort: names.next().map(str::to_owned),
-            }
+            (names.next().unwrap_or_default(), names.next())
         }
     }
 }
