@@ -1,6 +1,7 @@
 //! Test support shared by the crates' tests: AWS configurations for the emulators that
 //! `scripts/emulators.sh` starts on a private loopback, change-record builders, table items of
-//! every attribute type ([`generate`], [`items`]) and, with the feature `exports`, DynamoDB
+//! every attribute type ([`generate`], [`items`]), stream batches of realistic shapes for the
+//! benchmarks ([`shapes`]) and, with the feature `exports`, DynamoDB
 //! export folders in AWS's layout written into moto's S3 ([`exports`]); with `opensearch-fake`,
 //! an OpenSearch fake that speaks the real wire protocol (`opensearch`).
 
@@ -12,6 +13,7 @@ pub mod json;
 #[cfg(feature = "opensearch-fake")]
 pub mod opensearch;
 pub mod sam_local;
+pub mod shapes;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
