@@ -52,4 +52,6 @@ echo "lint-template: a deliberately broken copy is refused"
 # Least privilege, and every permission in docs/IAM.md's reviewed table (PyYAML comes with
 # cfn-lint); --self-test also checks that a broken copy is refused.
 "$VENV/bin/python" scripts/check-iam.py --self-test
-"$VENV/bin/python" scripts/check-samconfig.py
+# samconfig.example.toml's environments: valid values, the template's Rules, and each sink URL
+# (typed or free-form) allowed by its function's role; --self-test: broken copies are refused.
+"$VENV/bin/python" scripts/check-samconfig.py --self-test
