@@ -103,6 +103,8 @@ class Stack:
             return all(self.eval(a) for a in arg)
         if name == "Or":
             return any(self.eval(a) for a in arg)
+        if name == "EachMemberEquals":  # a rule function
+            return all(v == self.eval(arg[1]) for v in as_list(self.eval(arg[0])))
         if name == "Join":
             return arg[0].join(str(v) for v in self.eval(arg[1]))
         if name == "Split":
@@ -375,6 +377,8 @@ def self_test(template, config):
     refused("a value outside AllowedPattern", template, {**given, "ReplicaTableName": "orders replica"},
             "ReplicaTableName='orders replica' does not match")
     refused("an unknown sink scheme", template, {**given, "Sinks": "kafka://orders"}, "unknown scheme 'kafka'")
+    refused("subnets without security groups", template, {**given, "SubnetIds": "subnet-0123456789abcdef0"},
+            "rule VpcComplete")
     return errors
 
 
