@@ -6,6 +6,9 @@
 //! * naive: `aws_lambda_events`' DynamoDB event plus `serde_dynamo` images to `serde_json::Value`
 //!   (what a hand-written Rust function does; it also loses 38-digit numbers to f64).
 //!
+//! Every figure on each payload shape of `cdc_testkit::shapes` (`MAPPING_BENCH_SHAPES=order,...`
+//! for some), in batches of 1,000 records and the largest Lambda sends.
+//!
 //! Run: `cargo bench -p stream-handler --bench mapping` (figures go to docs/BENCHMARKS.md).
 
 use std::collections::HashMap;
@@ -14,65 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cdc_record::{KeySchema, MappingOptions, StreamEvent};
+use cdc_testkit::shapes::{Shape, MAX_PAYLOAD};
 use serde_json::{json, Value};
 use stream_handler::batch;
-
-/// Lambda's synchronous invocation payload limit.
-const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
-
-fn record(i: usize) -> Box<serde_json::value::RawValue> {
-    let image = json!({
-        "pk": {"S": format!("customer#{:08}", i % 977)},
-        "sk": {"S": format!("order#{i:010}")},
-        "status": {"S": if i % 3 == 0 { "SHIPPED" } else { "PENDING" }},
-        "amount": {"N": format!("{}.{:02}", i * 7 % 100_000, i % 100)},
-        "exact": {"N": "12345678901234567890.123456789012345678"},
-        "quantity": {"N": (i % 40).to_string()},
-        "gift": {"BOOL": i % 5 == 0},
-        "coupon": {"NULL": true},
-        "tags": {"SS": ["priority", "web", "eu-west"]},
-        "scores": {"NS": ["1.5", "2", "99999999999999999999.5"]},
-        "thumbnail": {"B": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="},
-        "address": {"M": {
-            "street": {"S": "Große Straße 1"}, "city": {"S": "Berlin"}, "zip": {"S": "10115"},
-            "geo": {"M": {"lat": {"N": "52.520008"}, "lon": {"N": "13.404954"}}}
-        }},
-        "lines": {"L": [
-            {"M": {"sku": {"S": "SKU-1"}, "qty": {"N": "2"}, "price": {"N": "19.99"}}},
-            {"M": {"sku": {"S": "SKU-2"}, "qty": {"N": "1"}, "price": {"N": "5.00"}}}
-        ]},
-        "note": {"S": "Please leave the parcel with the neighbour if nobody is at home. \"Thanks\"!"}
-    });
-    // Fields in the order Lambda sends them (`json!` would sort them).
-    let text = format!(
-        r#"{{"eventID":"{i:032x}","eventName":"MODIFY","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"eu-west-1","dynamodb":{{"ApproximateCreationDateTime":{ts},"Keys":{keys},"NewImage":{image},"OldImage":{image},"SequenceNumber":"{seq:021}","SizeBytes":1400,"StreamViewType":"NEW_AND_OLD_IMAGES"}},"eventSourceARN":"arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/2026-11-21T00:00:00.000"}}"#,
-        ts = 1_795_278_192 + i,
-        keys = json!({"pk": image["pk"], "sk": image["sk"]}),
-        seq = 1_000_000 + i,
-    );
-    serde_json::from_str::<Box<serde_json::value::RawValue>>(&text).expect("valid")
-}
-
-fn payload(records: Vec<Box<serde_json::value::RawValue>>) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "Records": records })).expect("serialisable")
-}
-
-fn batch_of(n: usize) -> Vec<u8> {
-    payload((0..n).map(record).collect())
-}
-
-/// As many records as fit just under the 6 MB payload limit.
-fn max_batch() -> (Vec<u8>, usize) {
-    let per_record = serde_json::to_vec(&record(0)).expect("serialisable").len() + 1;
-    let mut n = MAX_PAYLOAD / per_record;
-    loop {
-        let bytes = batch_of(n);
-        if bytes.len() < MAX_PAYLOAD {
-            return (bytes, n);
-        }
-        n -= 1;
-    }
-}
 
 fn floor(payload: &[u8]) -> usize {
     serde_json::from_slice::<serde::de::IgnoredAny>(payload).expect("valid");
@@ -193,6 +140,16 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+fn shapes() -> Vec<Shape> {
+    match std::env::var("MAPPING_BENCH_SHAPES") {
+        Ok(list) => list
+            .split(',')
+            .map(|name| Shape::named(name).unwrap_or_else(|| panic!("unknown shape {name}")))
+            .collect(),
+        Err(_) => Shape::ALL.to_vec(),
+    }
+}
+
 fn main() {
     let mut schemas = HashMap::new();
     schemas.insert(
@@ -202,7 +159,8 @@ fn main() {
             sort_key: Some("sk".into()),
         }),
     );
-    let (max, max_n) = max_batch();
+    let shapes = shapes();
+    let (max, _) = shapes[0].max_payload();
     if std::env::var_os("MAPPING_BENCH_PHASES").is_some() {
         phases(&max, &schemas);
         return;
@@ -212,36 +170,53 @@ fn main() {
         time(&mut || ours(&max, &schemas), Duration::from_secs(30));
         return;
     }
-    let cases = [
-        ("1,000 records", batch_of(1000), 1000usize),
-        ("max batch", max, max_n),
-    ];
+    println!(
+        "| shape | batch | records | payload MB | path | records/s | MB/s | vs floor | vs naive |"
+    );
+    println!("|---|---|---:|---:|---|---:|---:|---:|---:|");
+    for shape in shapes {
+        let thousand = shape.payload(1000);
+        let mut cases = vec![];
+        if thousand.len() < MAX_PAYLOAD {
+            cases.push(("1,000 records", thousand, 1000));
+        }
+        let (max, max_n) = shape.max_payload();
+        cases.push(("max batch", max, max_n));
+        for (name, payload, n) in &cases {
+            measure(shape, name, payload, *n, &schemas);
+        }
+    }
+}
 
-    println!("| batch | records | payload MB | path | records/s | MB/s | vs floor | vs naive |");
-    println!("|---|---:|---:|---|---:|---:|---:|---:|");
-    for (name, payload, n) in &cases {
-        let mb = payload.len() as f64 / 1e6;
-        let (mut f, mut o, mut v) = (vec![], vec![], vec![]);
-        let round = Duration::from_millis(300);
-        // Interleaved rounds, so that machine noise hits every path alike.
-        for _ in 0..7 {
-            f.push(time(&mut || floor(payload), round));
-            o.push(time(&mut || ours(payload, &schemas), round));
-            v.push(time(&mut || naive(payload), round));
-        }
-        let (f, o, v) = (median(f), median(o), median(v));
-        for (path, secs) in [
-            ("floor (IgnoredAny)", f),
-            ("**ours**", o),
-            ("naive (aws_lambda_events + serde_dynamo)", v),
-        ] {
-            println!(
-                "| {name} | {n} | {mb:.2} | {path} | {:.0} | {:.0} | {:.0}% | {:.2}x |",
-                *n as f64 / secs,
-                mb / secs,
-                100.0 * f / secs,
-                v / secs
-            );
-        }
+fn measure(
+    shape: Shape,
+    name: &str,
+    payload: &[u8],
+    n: usize,
+    schemas: &HashMap<String, Arc<KeySchema>>,
+) {
+    let mb = payload.len() as f64 / 1e6;
+    let (mut f, mut o, mut v) = (vec![], vec![], vec![]);
+    let round = Duration::from_millis(300);
+    // Interleaved rounds, so that machine noise hits every path alike.
+    for _ in 0..7 {
+        f.push(time(&mut || floor(payload), round));
+        o.push(time(&mut || ours(payload, schemas), round));
+        v.push(time(&mut || naive(payload), round));
+    }
+    let (f, o, v) = (median(f), median(o), median(v));
+    for (path, secs) in [
+        ("floor (IgnoredAny)", f),
+        ("**ours**", o),
+        ("naive (aws_lambda_events + serde_dynamo)", v),
+    ] {
+        println!(
+            "| {} | {name} | {n} | {mb:.2} | {path} | {:.0} | {:.0} | {:.0}% | {:.2}x |",
+            shape.name(),
+            n as f64 / secs,
+            mb / secs,
+            100.0 * f / secs,
+            v / secs
+        );
     }
 }

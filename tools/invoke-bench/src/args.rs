@@ -9,7 +9,7 @@ use crate::handlers::{Handler, Role};
 /// How to call the harness.
 pub const USAGE: &str = "usage: invoke-bench --stream-handler BIN --hello BIN
     [--export-processor BIN] [--export-trigger BIN]   cold init of the export functions
-    [--python VENV_PYTHON] [--node NODE] [--reference DIR]   the reference handlers
+    [--references DIR]   the reference handlers, as reference/install.sh DIR installed them
     [--shapes order,free-text,...|all] [--batches 1000,max] [--runs 10] [--warmup 2]
     [--init-starts 5] [--out DIR]";
 
@@ -19,11 +19,8 @@ pub struct Args {
     hello: PathBuf,
     export_processor: Option<PathBuf>,
     export_trigger: Option<PathBuf>,
-    /// The Python of the reference venv (also runs compare.py).
-    pub python: Option<PathBuf>,
-    node: Option<PathBuf>,
-    /// tools/invoke-bench/reference.
-    pub reference: PathBuf,
+    /// Where reference/install.sh installed the reference handlers.
+    references: Option<PathBuf>,
     /// Payload shapes.
     pub shapes: Vec<Shape>,
     /// Batch sizes: record counts or `max`.
@@ -46,9 +43,7 @@ impl Args {
             hello: PathBuf::new(),
             export_processor: None,
             export_trigger: None,
-            python: None,
-            node: None,
-            reference: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference"),
+            references: None,
             shapes: Shape::ALL.to_vec(),
             batches: vec!["1000".into(), "max".into()],
             runs: 10,
@@ -68,9 +63,7 @@ impl Args {
                 "--hello" => parsed.hello = value.clone().into(),
                 "--export-processor" => parsed.export_processor = Some(value.clone().into()),
                 "--export-trigger" => parsed.export_trigger = Some(value.clone().into()),
-                "--python" => parsed.python = Some(value.clone().into()),
-                "--node" => parsed.node = Some(value.clone().into()),
-                "--reference" => parsed.reference = value.clone().into(),
+                "--references" => parsed.references = Some(value.clone().into()),
                 "--shapes" => parsed.shapes = shapes(&value)?,
                 "--batches" => parsed.batches = value.split(',').map(str::to_owned).collect(),
                 "--runs" => parsed.runs = number()?.max(1),
@@ -97,13 +90,17 @@ impl Args {
             ),
             Handler::hello(&self.hello),
         ];
-        if let Some(python) = &self.python {
-            handlers.push(Handler::python(python, &self.reference));
-        }
-        if let Some(node) = &self.node {
-            handlers.push(Handler::node(node, &self.reference));
+        if let Some(installed) = &self.references {
+            handlers.push(Handler::python(&python(installed), &sources()));
+            handlers.push(Handler::node(&installed.join("node/runtime.mjs")));
         }
         handlers
+    }
+
+    /// `compare.py` and the Python to run it, with the references.
+    pub fn compare(&self) -> Option<(PathBuf, PathBuf)> {
+        let installed = self.references.as_ref()?;
+        Some((python(installed), sources().join("compare.py")))
     }
 
     /// The handlers whose cold init is measured: every one, and the export functions.
@@ -138,4 +135,13 @@ fn shapes(list: &str) -> Result<Vec<Shape>, String> {
             })
         })
         .collect()
+}
+
+/// The reference handlers' sources.
+fn sources() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference")
+}
+
+fn python(installed: &std::path::Path) -> PathBuf {
+    installed.join("python-venv/bin/python")
 }

@@ -72,14 +72,15 @@ impl Handler {
         }
     }
 
-    /// The Node reference: a plain Runtime API loop and util-dynamodb's unmarshall.
-    pub fn node(node: &Path, reference: &Path) -> Handler {
+    /// The Node reference: a plain Runtime API loop and util-dynamodb's unmarshall (run from
+    /// where install.sh put it beside its node_modules).
+    pub fn node(runtime: &Path) -> Handler {
         Handler {
             name: "Node (util-dynamodb unmarshall)".to_owned(),
             role: Role::Maps,
-            program: node.to_owned(),
-            args: vec!["runtime.mjs".into()],
-            dir: Some(reference.join("node")),
+            program: "node".into(),
+            args: vec![runtime.display().to_string()],
+            dir: None,
             variables: vec![],
         }
     }

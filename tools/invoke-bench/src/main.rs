@@ -145,11 +145,13 @@ fn compare(args: &Args, measured: &[(String, Measured)]) -> Vec<(String, Option<
         .skip(1)
         .filter_map(|(name, m)| Some((name, m.output.as_ref()?)))
         .map(|(name, theirs)| {
-            let same = args.python.as_ref().map(|python| {
+            let same = args.compare().map(|(python, compare)| {
                 std::process::Command::new(python)
-                    .arg(args.reference.join("compare.py"))
+                    .arg(compare)
                     .arg(&ours)
                     .arg(theirs)
+                    // Its report of a difference goes with the harness's progress, not the tables.
+                    .stdout(std::io::stderr())
                     .status()
                     .is_ok_and(|s| s.success())
             });

@@ -25,6 +25,8 @@ pub struct Measured {
     /// CPU time of each measured warm invocation, from the event handed over to the function's
     /// next request for one (so everything it does for an invocation is in).
     pub cpu: Vec<Duration>,
+    /// Minor page faults of each measured invocation.
+    pub faults: Vec<u64>,
     /// Wall time from the event handed over to the answer.
     pub wall: Vec<Duration>,
     /// Peak resident memory of the process's life.
@@ -72,6 +74,7 @@ pub async fn measure(handler: &Handler, plan: &Plan<'_>) -> Result<Measured, Str
         init_cpu,
         init_rss_kib,
         cpu: vec![],
+        faults: vec![],
         wall: vec![],
         peak_rss_kib: 0,
         output: None,
@@ -81,12 +84,14 @@ pub async fn measure(handler: &Handler, plan: &Plan<'_>) -> Result<Measured, Str
             // Each invocation's records alone, so that the file stays one batch long.
             std::fs::write(&output, b"").map_err(|e| failed(e.to_string()))?;
             let before = cpu(pid).map_err(failed)?;
+            let faults_before = proc::minor_faults(pid).map_err(|e| failed(e.to_string()))?;
             let handed = Instant::now();
             let id = api.invoke(plan.payload.clone());
             wait_for_response(&mut api, &id).await.map_err(failed)?;
             let wall = handed.elapsed();
             wait_for_next(&mut api).await.map_err(failed)?;
             let spent = cpu(pid).map_err(failed)?.saturating_sub(before);
+            let faults = proc::minor_faults(pid).map_err(|e| failed(e.to_string()))?;
             if run == 0 && handler.role == Role::Maps {
                 let kept = plan.dir.join(format!("{}.first.jsonl", plan.case));
                 std::fs::copy(&output, &kept).map_err(|e| failed(e.to_string()))?;
@@ -94,6 +99,7 @@ pub async fn measure(handler: &Handler, plan: &Plan<'_>) -> Result<Measured, Str
             }
             if run >= plan.warmup {
                 measured.cpu.push(spent);
+                measured.faults.push(faults.saturating_sub(faults_before));
                 measured.wall.push(wall);
             }
         }

@@ -17,6 +17,21 @@ pub fn cpu_ns(pid: u32) -> io::Result<u64> {
     Ok(total)
 }
 
+/// Minor page faults of the whole process so far (`/proc/PID/stat`): each is a page of memory
+/// touched for the first time, which the kernel zeroes (a fresh multi-megabyte buffer costs
+/// thousands).
+pub fn minor_faults(pid: u32) -> io::Result<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which may hold spaces but ends at the last ')'.
+    let fields = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    // minflt is the 10th field of the line, the 8th after the name.
+    Ok(fields
+        .split_whitespace()
+        .nth(7)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0))
+}
+
 /// Nanoseconds the calling thread has run.
 pub fn thread_cpu_ns() -> io::Result<u64> {
     Ok(first_number(&fs::read_to_string(

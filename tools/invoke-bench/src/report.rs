@@ -11,6 +11,12 @@ pub fn median(values: &[Duration]) -> Duration {
     sorted.get(sorted.len() / 2).copied().unwrap_or_default()
 }
 
+fn median_count(values: &[u64]) -> u64 {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -39,8 +45,8 @@ pub struct CaseResult {
 
 /// The table header.
 pub fn header() -> String {
-    "| shape | batch | records | payload MB | handler | CPU ms per invocation | vs ours | wall ms | peak RSS MB | same output |\n\
-     |---|---|---:|---:|---|---:|---:|---:|---:|---|"
+    "| shape | batch | records | payload MB | handler | CPU ms per invocation | vs ours | page faults | wall ms | peak RSS MB | same output |\n\
+     |---|---|---:|---:|---|---:|---:|---:|---:|---:|---|"
         .to_owned()
 }
 
@@ -59,7 +65,7 @@ pub fn rows(case: &CaseResult) -> Vec<String> {
         case.bytes as f64 / 1e6
     );
     let mut rows = vec![format!(
-        "{prefix} in-process mapping (parse, map, encode) | {:.2} | {} | — | — | — |",
+        "{prefix} in-process mapping (parse, map, encode) | {:.2} | {} | — | — | — | — |",
         ms(case.in_process),
         ratio(case.in_process)
     )];
@@ -75,9 +81,10 @@ pub fn rows(case: &CaseResult) -> Vec<String> {
                 None => "not compared",
             });
         rows.push(format!(
-            "{prefix} {name} | {:.2} | {} | {:.2} | {:.1} | {same} |",
+            "{prefix} {name} | {:.2} | {} | {} | {:.2} | {:.1} | {same} |",
             ms(cpu),
             ratio(cpu),
+            median_count(&m.faults),
             ms(median(&m.wall)),
             mib(m.peak_rss_kib)
         ));
