@@ -5,6 +5,8 @@
 #   scripts/emulators.sh CMD [ARGS...]   install (if needed), start the emulators,
 #                                        run CMD, stop them, exit with CMD's status
 #   scripts/emulators.sh --install-only  only install the pinned tools
+#   scripts/emulators.sh --tools-bin     install the Python venv only (moto, boto3,
+#                                        cargo-lambda and its zig) and print its bin
 #
 # Inside CMD the environment has:
 #   CDC_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:8000   (DynamoDB Local)
@@ -309,6 +311,16 @@ main() {
             [[ $# -eq 1 ]] || usage 2
             install_all
             log "tools installed in $TOOLS_DIR"
+            ;;
+        --tools-bin)
+            [[ $# -eq 1 ]] || usage 2
+            mkdir -p -- "$TOOLS_DIR"
+            exec 9>"$TOOLS_DIR/.lock"
+            flock 9
+            install_venv
+            flock -u 9
+            exec 9>&-
+            printf '%s\n' "$VENV_DIR/bin"
             ;;
         --inside)
             shift
