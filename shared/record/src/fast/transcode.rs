@@ -32,7 +32,7 @@ pub(crate) fn document_capturing<'a>(
     location: &str,
     capture: &[&str],
 ) -> Result<(Document<'a>, Item<'a>), Reason> {
-    let mut out = Vec::with_capacity(text.len());
+    let mut out = String::with_capacity(text.len());
     let mut captured = Vec::new();
     let mut scan = Scanner::new(text);
     let mut transcoder = Transcoder {
@@ -50,6 +50,11 @@ pub(crate) fn document_capturing<'a>(
                 serde_json::from_str(text).map_err(|_| shape_error::<Item>(text, location))?;
             let mut out = Vec::with_capacity(text.len());
             json::item(&mut out, &item);
+            // `json::item` writes UTF-8 only.
+            let out = String::from_utf8(out).map_err(|e| Reason::Shape {
+                path: location.to_owned(),
+                message: e.to_string(),
+            })?;
             let captured = item
                 .0
                 .into_iter()
@@ -58,11 +63,6 @@ pub(crate) fn document_capturing<'a>(
             (out, captured)
         }
     };
-    // Only UTF-8 went in: slices of `text` cut at ASCII bytes, and ASCII.
-    let json = String::from_utf8(json).map_err(|e| Reason::Shape {
-        path: location.to_owned(),
-        message: e.to_string(),
-    })?;
     Ok((Document::new(json, text), Item(captured)))
 }
 
@@ -81,7 +81,7 @@ pub(crate) fn scan_document_capturing<'a>(
     let start = scan.at;
     // Where the image ends is not known yet (the scanner may hold the whole payload): start
     // at a typical item's size and let it double.
-    let mut out = Vec::with_capacity((scan.text().len() - start).min(1024));
+    let mut out = String::with_capacity((scan.text().len() - start).min(1024));
     let mut captured = Vec::new();
     Transcoder {
         scan,
@@ -90,10 +90,7 @@ pub(crate) fn scan_document_capturing<'a>(
     }
     .item(capture, &mut captured)?;
     let image = scan.text().get(start..scan.at)?;
-    Some((
-        Document::new(String::from_utf8(out).ok()?, image),
-        Item(captured),
-    ))
+    Some((Document::new(out, image), Item(captured)))
 }
 
 /// The document of an item known by its keys alone (a `KEYS_ONLY` stream, or a delete whose
@@ -168,10 +165,11 @@ fn scan_scalars<'a>(scan: &mut Scanner<'a>) -> Scan<Item<'a>> {
     }
 }
 
-/// Writes plain JSON while scanning DynamoDB JSON.
+/// Writes plain JSON while scanning DynamoDB JSON, into a `String`: what it writes is ASCII
+/// and slices of the (valid UTF-8) text, so the document needs no second UTF-8 check.
 struct Transcoder<'s, 'a, 'o> {
     scan: &'s mut Scanner<'a>,
-    out: &'o mut Vec<u8>,
+    out: &'o mut String,
     /// Maps and lists entered.
     depth: usize,
 }
@@ -179,8 +177,8 @@ struct Transcoder<'s, 'a, 'o> {
 const MAX_NESTING: usize = 32;
 
 impl<'a> Transcoder<'_, 'a, '_> {
-    fn write(&mut self, bytes: &[u8]) {
-        self.out.extend_from_slice(bytes);
+    fn write(&mut self, text: &str) {
+        self.out.push_str(text);
     }
 
     /// `{"name": VALUE, ...}`; top-level attributes named in `capture` are also parsed typed.
@@ -190,16 +188,16 @@ impl<'a> Transcoder<'_, 'a, '_> {
         captured: &mut Vec<(Text<'a>, AttributeValue<'a>)>,
     ) -> Scan {
         self.scan.eat(b'{')?;
-        self.write(b"{");
+        self.write("{");
         if self.scan.eat(b'}').is_some() {
-            self.write(b"}");
+            self.write("}");
             return Some(());
         }
         loop {
             let (name, escaped) = self.scan.string()?;
             self.write_string(name, escaped)?;
             self.scan.eat(b':')?;
-            self.write(b":");
+            self.write(":");
             if capture.is_empty() {
                 self.value()?;
             } else {
@@ -218,14 +216,14 @@ impl<'a> Transcoder<'_, 'a, '_> {
                 }
             }
             match self.scan.peek()? {
-                b',' => self.write(b","),
+                b',' => self.write(","),
                 b'}' => break,
                 _ => return None,
             }
             self.scan.at += 1;
         }
         self.scan.at += 1;
-        self.write(b"}");
+        self.write("}");
         Some(())
     }
 
@@ -238,9 +236,9 @@ impl<'a> Transcoder<'_, 'a, '_> {
             "S" => self.copy_string()?,
             "N" => self.number()?,
             "B" => self.binary()?,
-            "BOOL" if self.scan.literal("true") => self.write(b"true"),
-            "BOOL" if self.scan.literal("false") => self.write(b"false"),
-            "NULL" if self.scan.literal("true") => self.write(b"null"),
+            "BOOL" if self.scan.literal("true") => self.write("true"),
+            "BOOL" if self.scan.literal("false") => self.write("false"),
+            "NULL" if self.scan.literal("true") => self.write("null"),
             "M" => self.nested(|t| t.item(&[], &mut Vec::new()))?,
             "L" => self.nested(|t| t.list(Self::value))?,
             "SS" => self.list(Self::copy_string)?,
@@ -265,12 +263,12 @@ impl<'a> Transcoder<'_, 'a, '_> {
 
     fn list(&mut self, mut element: impl FnMut(&mut Self) -> Scan) -> Scan {
         self.scan.eat(b'[')?;
-        self.write(b"[");
+        self.write("[");
         if self.scan.eat(b']').is_none() {
             loop {
                 element(self)?;
                 match self.scan.peek()? {
-                    b',' => self.write(b","),
+                    b',' => self.write(","),
                     b']' => break,
                     _ => return None,
                 }
@@ -278,7 +276,7 @@ impl<'a> Transcoder<'_, 'a, '_> {
             }
             self.scan.at += 1;
         }
-        self.write(b"]");
+        self.write("]");
         Some(())
     }
 
@@ -293,16 +291,18 @@ impl<'a> Transcoder<'_, 'a, '_> {
     fn write_string(&mut self, token: &str, escaped: bool) -> Scan {
         if escaped {
             let text = serde_json::from_str::<String>(token).ok()?;
-            json::string(self.out, &text);
+            let mut escaped = Vec::with_capacity(token.len());
+            json::string(&mut escaped, &text);
+            self.write(std::str::from_utf8(&escaped).ok()?);
         } else {
-            self.write(token.as_bytes());
+            self.write(token);
         }
         Some(())
     }
 
     fn number(&mut self) -> Scan {
         let number = Number::parse(self.scan.string_value()?).ok()?;
-        self.write(number.as_str().as_bytes());
+        self.write(number.as_str());
         Some(())
     }
 
@@ -310,9 +310,9 @@ impl<'a> Transcoder<'_, 'a, '_> {
         let text = self.scan.string_value()?;
         crate::value::validate_base64(&text).ok()?;
         // Base64 holds no character JSON escapes.
-        self.write(b"\"");
-        self.write(text.as_bytes());
-        self.write(b"\"");
+        self.write("\"");
+        self.write(&text);
+        self.write("\"");
         Some(())
     }
 }
@@ -322,7 +322,7 @@ mod tests {
     use super::*;
 
     fn fast(image: &str) -> Option<String> {
-        let mut out = Vec::new();
+        let mut out = String::new();
         let mut scan = Scanner::new(image);
         Transcoder {
             scan: &mut scan,
@@ -330,7 +330,7 @@ mod tests {
             depth: 0,
         }
         .item(&[], &mut Vec::new())?;
-        scan.at_end().then(|| String::from_utf8(out).unwrap())
+        scan.at_end().then_some(out)
     }
 
     #[test]
