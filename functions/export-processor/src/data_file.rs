@@ -286,7 +286,7 @@ fn lines(block: &Block, format: Format) -> Vec<Line<'_>> {
     let text = block.text.strip_suffix(b"\n").unwrap_or(&block.text);
     // One UTF-8 check for the whole block (lines are cut at ASCII newlines, so each is UTF-8
     // when the block is); line by line only to find the bad ones.
-    match std::str::from_utf8(text) {
+    match cdc_record::utf8::text(text) {
         Ok(text) => split(text.as_bytes())
             .map(|(start, end)| line(&text[start..end], format))
             .collect(),

@@ -110,6 +110,7 @@ mod options;
 mod projection;
 mod stream;
 mod stream_event;
+pub mod utf8;
 mod value;
 pub mod version;
 

@@ -28,7 +28,7 @@ impl<'a> StreamEvent<'a> {
     /// envelope scan meets it, so the payload is not tokenised once more beforehand (which
     /// would cost as much as all the rest; see docs/BENCHMARKS.md).
     pub fn parse(payload: &'a [u8]) -> Result<Self, EventError> {
-        let text = std::str::from_utf8(payload).map_err(|e| EventError(e.to_string()))?;
+        let text = crate::utf8::text(payload).map_err(|e| EventError(e.to_string()))?;
         if let Some(event) = fast::stream::event(text) {
             return Ok(event);
         }

@@ -255,7 +255,7 @@ fn large(i: usize) -> Value {
             "sku": {"S": format!("SKU-{r:06}")},
             "ok": {"BOOL": r % 2 == 0}
         }})).collect::<Vec<_>>()},
-        "blob": {"B": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=".repeat(80)}
+        "blob": {"B": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY".repeat(100)}
     })
 }
 
@@ -297,6 +297,24 @@ mod tests {
         let escaped = Shape::NonAsciiEscaped.record(5);
         assert!(escaped.is_ascii() && escaped.contains("\\ud83c"));
         assert_eq!(serde_json::from_str::<Value>(&escaped).expect("JSON"), raw);
+    }
+
+    /// Every record of every shape maps (a bad base64 or number would only measure the dead
+    /// letter path).
+    #[test]
+    fn every_shape_maps() {
+        let schema = cdc_record::KeySchema {
+            partition_key: "pk".into(),
+            sort_key: Some("sk".into()),
+        };
+        for shape in Shape::ALL {
+            for i in 0..30 {
+                let record = shape.record(i);
+                let parsed = cdc_record::StreamRecord::parse(&record)
+                    .and_then(|r| r.into_change(&schema, &cdc_record::MappingOptions::default()));
+                assert!(parsed.is_ok(), "{shape:?} {i}: {parsed:?}");
+            }
+        }
     }
 
     #[test]

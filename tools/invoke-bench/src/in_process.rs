@@ -59,8 +59,12 @@ fn map(payload: &[u8]) -> Result<(), String> {
         &schemas,
         &MappingOptions::default(),
     );
-    if !mapped.letters.is_empty() {
-        return Err(format!("{} records did not map", mapped.letters.len()));
+    if let Some((_, letter)) = mapped.letters.first() {
+        return Err(format!(
+            "{} records did not map, the first: {}",
+            mapped.letters.len(),
+            letter.reason
+        ));
     }
     black_box(cdc_sinks::jsonl::encode(&mapped.changes));
     Ok(())

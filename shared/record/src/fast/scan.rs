@@ -71,21 +71,24 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string token, quotes included, and whether it holds escapes.
-    pub(crate) fn string(&mut self) -> Scan<(&'a str, bool)> {
+    /// A string token, quotes included, and how it is escaped.
+    // Called for every name and string value: inlined into its callers, the call's own cost
+    // (a fifth of the scanner's time in a profile) goes.
+    #[inline]
+    pub(crate) fn string(&mut self) -> Scan<(&'a str, Escapes)> {
         if self.peek()? != b'"' {
             return None;
         }
         let start = self.at;
-        let (end, escaped) = string_end(self.bytes(), start + 1)?;
+        let (end, escapes) = string_end(self.bytes(), start + 1)?;
         self.at = end;
-        Some((self.text.get(start..end)?, escaped))
+        Some((self.text.get(start..end)?, escapes))
     }
 
     /// A string's value, unescaped (allocating) only when it holds escapes.
     pub(crate) fn string_value(&mut self) -> Scan<Cow<'a, str>> {
-        let (token, escaped) = self.string()?;
-        if escaped {
+        let (token, escapes) = self.string()?;
+        if escapes != Escapes::None {
             serde_json::from_str::<String>(token).ok().map(Cow::Owned)
         } else {
             token.get(1..token.len() - 1).map(Cow::Borrowed)
@@ -259,26 +262,62 @@ static STRING_STOP: [bool; 256] = {
     stop
 };
 
-/// Just past the string whose content starts at `at`, and whether it holds escapes.
-fn string_end(bytes: &[u8], mut at: usize) -> Scan<(usize, bool)> {
-    let mut escaped = false;
+/// How a string token is escaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Escapes {
+    /// Not at all.
+    None,
+    /// Only as [`crate::json::string`] escapes (`serde_json`'s escaper): `\"`, `\\`, `\b`,
+    /// `\f`, `\n`, `\r`, `\t`, and other control characters as `\u00xx` in lowercase hex. Such a
+    /// token is already the minimal form documents hold, so it is copied as it is.
+    Minimal,
+    /// Otherwise (`\/`, `\u00e9`, uppercase hex...): decoded and written again.
+    Other,
+}
+
+/// Just past the string whose content starts at `at`, and how it is escaped.
+#[inline]
+fn string_end(bytes: &[u8], mut at: usize) -> Scan<(usize, Escapes)> {
+    let mut escapes = Escapes::None;
     loop {
         at = plain_run_end(bytes, at);
         match *bytes.get(at)? {
-            b'"' => return Some((at + 1, escaped)),
+            b'"' => return Some((at + 1, escapes)),
             b'\\' => {
-                escaped = true;
-                at += match *bytes.get(at + 1)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => 2,
+                let (len, kind) = match *bytes.get(at + 1)? {
+                    b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => (2, Escapes::Minimal),
+                    b'/' => (2, Escapes::Other),
                     b'u' => {
                         let hex = bytes.get(at + 2..at + 6)?;
-                        hex.iter().all(u8::is_ascii_hexdigit).then_some(6)?
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return None;
+                        }
+                        (6, unicode_escape(hex))
                     }
                     _ => return None,
                 };
+                escapes = escapes.max(kind);
+                at += len;
             }
             _ => return None, // a control character
         }
+    }
+}
+
+/// Whether `\\uXXXX` (its four hex digits) is how `serde_json` writes that character: only
+/// control characters without a short form, as `00` and two lowercase digits.
+fn unicode_escape(hex: &[u8]) -> Escapes {
+    let lower = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+    match hex {
+        [b'0', b'0', high @ (b'0' | b'1'), low] if lower(low) => {
+            let short_form = *high == b'0' && matches!(low, b'8' | b'9' | b'a' | b'c' | b'd');
+            if short_form {
+                Escapes::Other
+            } else {
+                Escapes::Minimal
+            }
+        }
+        _ => Escapes::Other,
     }
 }
 
@@ -324,6 +363,45 @@ fn plain_run_end(bytes: &[u8], mut at: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `\\uXXXX` escape counts as minimal exactly when `serde_json` writes that character so:
+    /// every escape of U+0000..U+00FF in lower and upper case, and some beyond.
+    #[test]
+    fn minimal_unicode_escapes_are_serde_jsons() {
+        let mut codes: Vec<u32> = (0..=0xff).collect();
+        codes.extend([0x100, 0x2028, 0xfeff]);
+        for code in codes {
+            let c = char::from_u32(code).expect("not a surrogate");
+            let serde = serde_json::to_string(&c.to_string()).expect("serialisable");
+            for hex in [format!("{code:04x}"), format!("{code:04X}")] {
+                let minimal = serde == format!("\"\\u{hex}\"");
+                let expected = if minimal {
+                    Escapes::Minimal
+                } else {
+                    Escapes::Other
+                };
+                assert_eq!(unicode_escape(hex.as_bytes()), expected, "\\u{hex}");
+            }
+        }
+    }
+
+    /// What `serde_json` writes for any text is a token `string_end` calls unescaped or
+    /// minimal, never `Other`, so the transcoder copies it.
+    #[test]
+    fn serde_json_output_is_minimal() {
+        let mut texts: Vec<String> = (0..=0x7fu8).map(|b| format!("a{}b", b as char)).collect();
+        texts.extend([
+            "Grüße \"x\"\n🚀".to_owned(),
+            String::new(),
+            "\\/".to_owned(),
+        ]);
+        for text in texts {
+            let token = serde_json::to_string(&text).expect("serialisable");
+            let (end, escapes) = string_end(token.as_bytes(), 1).expect("a string");
+            assert_eq!(end, token.len(), "{token}");
+            assert_ne!(escapes, Escapes::Other, "{token}");
+        }
+    }
 
     fn byte_by_byte(bytes: &[u8], mut at: usize) -> usize {
         while at < bytes.len() && !STRING_STOP[bytes[at] as usize] {

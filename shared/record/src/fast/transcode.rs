@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use super::scan::{Scan, Scanner};
+use super::scan::{Escapes, Scan, Scanner};
 use crate::change::Document;
 use crate::error::{shape_error, Reason};
 use crate::json;
@@ -194,8 +194,8 @@ impl<'a> Transcoder<'_, 'a, '_> {
             return Some(());
         }
         loop {
-            let (name, escaped) = self.scan.string()?;
-            self.write_string(name, escaped)?;
+            let (name, escapes) = self.scan.string()?;
+            self.write_string(name, escapes)?;
             self.scan.eat(b':')?;
             self.write(":");
             if capture.is_empty() {
@@ -204,7 +204,7 @@ impl<'a> Transcoder<'_, 'a, '_> {
                 let value_start = self.scan.at;
                 self.value()?;
                 let unquoted = Cow::Borrowed(&name[1..name.len() - 1]);
-                let name = if escaped {
+                let name = if escapes != Escapes::None {
                     serde_json::from_str(name).ok()?
                 } else {
                     unquoted
@@ -281,15 +281,15 @@ impl<'a> Transcoder<'_, 'a, '_> {
     }
 
     fn copy_string(&mut self) -> Scan {
-        let (token, escaped) = self.scan.string()?;
-        self.write_string(token, escaped)
+        let (token, escapes) = self.scan.string()?;
+        self.write_string(token, escapes)
     }
 
-    /// A string token as it is, or, when it holds escapes, decoded and escaped again
-    /// minimally (see the module docs). Decoding also rejects escapes that are no text (a lone
+    /// A string token as it is when it holds no escapes or only minimal ones, else decoded and
+    /// escaped again minimally (see the module docs). Decoding also rejects escapes that are no text (a lone
     /// surrogate `\ud800`), which JSON validity alone lets through and the typed parser rejects.
-    fn write_string(&mut self, token: &str, escaped: bool) -> Scan {
-        if escaped {
+    fn write_string(&mut self, token: &str, escapes: Escapes) -> Scan {
+        if escapes == Escapes::Other {
             let text = serde_json::from_str::<String>(token).ok()?;
             let mut escaped = Vec::with_capacity(token.len());
             json::string(&mut escaped, &text);
