@@ -21,6 +21,10 @@ use cdc_testkit::shapes::{Shape, MAX_PAYLOAD};
 use serde_json::{json, Value};
 use stream_handler::batch;
 
+// The function's allocator, so that the mapping costs here what it costs in the function.
+#[global_allocator]
+static ALLOCATOR: cdc_lambda::allocator::Allocator = cdc_lambda::allocator::Allocator;
+
 fn floor(payload: &[u8]) -> usize {
     serde_json::from_slice::<serde::de::IgnoredAny>(payload).expect("valid");
     0

@@ -4,6 +4,10 @@ use std::process::ExitCode;
 
 use stream_handler::{Settings, StreamHandler};
 
+// jemalloc: see cdc_lambda::allocator.
+#[global_allocator]
+static ALLOCATOR: cdc_lambda::allocator::Allocator = cdc_lambda::allocator::Allocator;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     cdc_lambda::runtime::main("stream-handler", || async {

@@ -5,10 +5,10 @@
 //! ([`runtime::main`]).
 //!
 //! A function implements [`Function`]; its `main.rs` only builds it from settings. Nothing here
-//! knows about sinks, so a function that writes none does not pull in their SDKs. Linking it
-//! also makes jemalloc the allocator (`allocator.rs` says why).
+//! knows about sinks, so a function that writes none does not pull in their SDKs. Each binary
+//! declares [`allocator::Allocator`] its global allocator (`allocator.rs` says why).
 
-mod allocator;
+pub mod allocator;
 pub mod aws;
 pub mod backoff;
 pub mod deadline;

@@ -1,10 +1,11 @@
 //! UTF-8 validation of whole payloads and export blocks, the one check every byte goes through
 //! before the scanner reads it as text.
 //!
-//! `simdutf8` checks 32 or 64 bytes per step where the CPU can (AVX2, SSE4.2, NEON; chosen at
-//! run time) and falls back to the standard library's check elsewhere: several times faster
-//! than `std::str::from_utf8` on non-ASCII text, which std checks byte by byte (profiles of
-//! payloads with names and text in other scripts showed that check among the largest costs).
+//! `simdutf8` checks 32 or 64 bytes per step where the CPU can (AVX2 or SSE4.2 chosen at run
+//! time on x86-64, NEON on aarch64) and falls back to the standard library's check elsewhere:
+//! several times faster than `std::str::from_utf8` on non-ASCII text, which std checks byte by
+//! byte (profiles of payloads with names and text in other scripts showed that check among the
+//! largest costs).
 
 /// `bytes` as text, or the standard library's error saying where it stops being UTF-8.
 pub fn text(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {

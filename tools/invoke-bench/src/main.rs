@@ -25,6 +25,10 @@ use crate::handlers::Handler;
 use crate::measure::{measure, Measured, Plan};
 use crate::report::CaseResult;
 
+// The functions' allocator, for the in-process mapping to cost what it costs in them.
+#[global_allocator]
+static ALLOCATOR: cdc_lambda::allocator::Allocator = cdc_lambda::allocator::Allocator;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = match Args::parse(std::env::args().skip(1)) {

@@ -262,7 +262,8 @@ static STRING_STOP: [bool; 256] = {
     stop
 };
 
-/// How a string token is escaped.
+/// How a string token is escaped. Ordered: a token is as escaped as its least minimal escape
+/// (`string_end` takes the maximum).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Escapes {
     /// Not at all.

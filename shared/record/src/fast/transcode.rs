@@ -1,12 +1,13 @@
 //! DynamoDB JSON (`{"n": {"N": "1"}}`) straight to plain JSON (`{"n": 1}`) in one pass.
 //!
 //! Documents are the bulk of every payload, so they go through the [`Scanner`](super::scan)
-//! rather than a `serde` visitor or an `Item` tree. A string token without escapes is copied as
-//! it is; one with escapes is decoded and written again with the minimal escaping of
-//! [`json::string`] (`\"`, `\\`, control characters), so the document does not depend on how
-//! the source chose to escape (`\u00e9` or `é`, `\u001F` or `\u001f`, `\/` or `/`): a stream
-//! record, a DYNAMODB_JSON export line and an ION export line of one item give the same bytes,
-//! and so do this scan and the typed fallback below. Only strings holding escapes pay for it.
+//! rather than a `serde` visitor or an `Item` tree. A string token without escapes, or with only
+//! the minimal escapes of [`json::string`] (`\"`, `\\`, control characters), is copied as it
+//! is; any other is decoded and written again with that minimal escaping, so the document does
+//! not depend on how the source chose to escape (`\u00e9` or `é`, `\u001F` or `\u001f`, `\/` or
+//! `/`): a stream record, a DYNAMODB_JSON export line and an ION export line of one item give
+//! the same bytes, and so do this scan and the typed fallback below. Only strings escaped
+//! otherwise pay for it.
 //! The DynamoDB structure and every number and base64 value are checked. Whenever the scan
 //! rejects something, the typed `serde` parser decides instead: it either accepts the item
 //! (then its output is used) or says exactly where and why it is wrong.
@@ -285,9 +286,10 @@ impl<'a> Transcoder<'_, 'a, '_> {
         self.write_string(token, escapes)
     }
 
-    /// A string token as it is when it holds no escapes or only minimal ones, else decoded and
-    /// escaped again minimally (see the module docs). Decoding also rejects escapes that are no text (a lone
-    /// surrogate `\ud800`), which JSON validity alone lets through and the typed parser rejects.
+    /// A string token as it is when it holds no escapes or only minimal ones, else decoded
+    /// and escaped again minimally (see the module docs). Decoding also rejects escapes that
+    /// are no text (a lone surrogate `\ud800`), which JSON validity alone lets through and the
+    /// typed parser rejects; minimal escapes never spell a surrogate.
     fn write_string(&mut self, token: &str, escapes: Escapes) -> Scan {
         if escapes == Escapes::Other {
             let text = serde_json::from_str::<String>(token).ok()?;
