@@ -10,6 +10,7 @@
 
 pub(crate) mod export;
 pub(crate) mod incremental;
+pub(crate) mod reescape;
 pub(crate) mod scan;
 pub(crate) mod stream;
 pub(crate) mod transcode;
