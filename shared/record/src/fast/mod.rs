@@ -10,7 +10,6 @@
 
 pub(crate) mod export;
 pub(crate) mod incremental;
-pub(crate) mod reescape;
 pub(crate) mod scan;
 pub(crate) mod stream;
 pub(crate) mod transcode;

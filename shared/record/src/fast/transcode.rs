@@ -292,7 +292,10 @@ impl<'a> Transcoder<'_, 'a, '_> {
     /// typed parser rejects; minimal escapes never spell a surrogate.
     fn write_string(&mut self, token: &str, escapes: Escapes) -> Scan {
         if escapes == Escapes::Other {
-            super::reescape::reescape(self.out, token)?;
+            let text = serde_json::from_str::<String>(token).ok()?;
+            let mut escaped = Vec::with_capacity(token.len());
+            json::string(&mut escaped, &text);
+            self.write(std::str::from_utf8(&escaped).ok()?);
         } else {
             self.write(token);
         }
