@@ -13,9 +13,6 @@ use tokio::time::Instant;
 use crate::sink::{DeleteMemory, Failure, FailureKind, SharedError, Sink, WriteReport};
 use crate::url::{ConfigError, SinkUrl};
 
-/// The projection options; they may be repeated.
-pub(crate) const OPTIONS: &[&str] = &["include", "exclude"];
-
 /// Takes `include`/`exclude` from `url`; `None` when neither is given.
 pub(crate) fn take(url: &mut SinkUrl<'_>) -> Result<Option<Projection>, ConfigError> {
     let include = url.take_all("include");

@@ -8,6 +8,10 @@ use std::path::PathBuf;
 pub const SINKS_SETTING: &str = "CDC_SINKS";
 pub const DLQ_SETTING: &str = "CDC_DLQ";
 
+/// Options that may be given more than once: the projection's JSON Pointers
+/// (`include=/a&include=/b`, read by `projection::take`); any other repeated option is refused.
+pub(crate) const REPEATABLE: &[&str] = &["include", "exclude"];
+
 /// A bad `CDC_SINKS` or `CDC_DLQ`, or a sink that cannot be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -89,7 +93,7 @@ impl<'a> SinkUrl<'a> {
             options,
         };
         if let Some((name, _)) = url.options.iter().find(|(name, _)| {
-            !crate::projection::OPTIONS.contains(&name.as_str())
+            !REPEATABLE.contains(&name.as_str())
                 && url.options.iter().filter(|(n, _)| n == name).count() > 1
         }) {
             return Err(url.invalid(format!("option {name:?} is given more than once")));
