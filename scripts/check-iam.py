@@ -18,7 +18,7 @@ import re
 import sys
 from pathlib import Path
 
-import yaml
+import cfn_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -38,19 +38,6 @@ UNSCOPABLE = {
 }
 
 
-class Loader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form tags (`!Ref`, `!If`...) as one-key mappings."""
-
-
-def _tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}
-
-
-Loader.add_multi_constructor("!", _tag)
 
 
 def statements(template):
@@ -118,7 +105,7 @@ def documented_permissions():
 
 
 def main():
-    template = yaml.load(TEMPLATE.read_text(), Loader=Loader)
+    template = cfn_yaml.load(TEMPLATE.read_text())
     documented = documented_permissions()
     errors = problems(template, documented)
     if "--self-test" in sys.argv:

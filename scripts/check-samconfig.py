@@ -26,26 +26,13 @@ import tomllib
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import yaml
+import cfn_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("StreamHandler", "ExportProcessor")
 NO_VALUE = object()
 
 
-class Loader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form tags (`!Ref`, `!If`...) as one-key mappings."""
-
-
-def _tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}
-
-
-Loader.add_multi_constructor("!", _tag)
 
 
 class Stack:
@@ -385,7 +372,7 @@ def self_test(template, config):
 def main():
     args = [a for a in sys.argv[1:] if a != "--self-test"]
     path = Path(args[0]) if args else ROOT / "samconfig.example.toml"
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)
+    template = cfn_yaml.load((ROOT / "template.yaml").read_text())
     config = tomllib.loads(path.read_text())
     errors = problems(template, config)
     if "--self-test" in sys.argv:

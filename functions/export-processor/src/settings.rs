@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cdc_lambda::settings::{choice, key_schemas, mapping_options};
+use cdc_lambda::settings::{choice, flag, key_schemas, mapping_options};
 use cdc_lambda::{FunctionSettings, SettingError};
 use cdc_record::{version, KeySchema, MappingOptions};
 use cdc_sinks::{ConfigError, SinkSettings};
@@ -103,16 +103,7 @@ impl ExportSettings {
                 )?
                 .unwrap_or(DEFAULT_LOAD_WINDOW_MINUTES),
             ),
-            stream_after_load: choice(
-                "CDC_EXPORT_STREAM_AFTER_LOAD",
-                env("CDC_EXPORT_STREAM_AFTER_LOAD"),
-                "true or false",
-                |v| match v {
-                    "true" => Some(true),
-                    "false" => Some(false),
-                    _ => None,
-                },
-            )?,
+            stream_after_load: flag("CDC_EXPORT_STREAM_AFTER_LOAD", env("CDC_EXPORT_STREAM_AFTER_LOAD"))?,
         })
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use cdc_exports::manifest::Format;
-use cdc_lambda::settings::{choice, key_schemas};
+use cdc_lambda::settings::{choice, flag, key_schemas};
 use cdc_lambda::{FunctionSettings, SettingError};
 use cdc_record::KeySchema;
 
@@ -117,16 +117,7 @@ impl Settings {
                     },
                 )?
                 .unwrap_or(Format::DynamoDbJson),
-                incremental: choice(
-                    "CDC_EXPORT_INCREMENTAL",
-                    env("CDC_EXPORT_INCREMENTAL"),
-                    "true or false",
-                    |v| match v {
-                        "true" => Some(true),
-                        "false" => Some(false),
-                        _ => None,
-                    },
-                )?,
+                incremental: flag("CDC_EXPORT_INCREMENTAL", env("CDC_EXPORT_INCREMENTAL"))?,
                 state_table: non_empty("CDC_STATE_TABLE").ok_or(SettingsError::Missing(
                     "CDC_STATE_TABLE",
                     "the state table's name (shared with export-processor)",

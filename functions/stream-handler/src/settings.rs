@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cdc_lambda::settings::{choice, key_schemas, mapping_options};
+use cdc_lambda::settings::{choice, flag, key_schemas, mapping_options};
 use cdc_lambda::{FunctionSettings, SettingError};
 use cdc_record::{KeySchema, MappingOptions};
 use cdc_sinks::{ConfigError, SinkSettings};
@@ -73,16 +73,7 @@ impl Settings {
             mapping: mapping_options(&env)?,
             key_schemas: key_schemas(&env)?,
             max_record_age: max_record_age(&env)?,
-            redrive_force: choice(
-                "CDC_REDRIVE_FORCE",
-                env("CDC_REDRIVE_FORCE"),
-                "true or false",
-                |v| match v {
-                    "true" => Some(true),
-                    "false" => Some(false),
-                    _ => None,
-                },
-            )?,
+            redrive_force: flag("CDC_REDRIVE_FORCE", env("CDC_REDRIVE_FORCE"))?,
         })
     }
 }

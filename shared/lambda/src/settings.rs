@@ -141,6 +141,15 @@ pub fn choice<T: Default>(
     }
 }
 
+/// A `true`/`false` setting; unset or empty means `false`.
+pub fn flag(setting: &'static str, value: Option<String>) -> Result<bool, SettingError> {
+    choice(setting, value, "true or false", |v| match v {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    })
+}
+
 fn schema(table: &str, pk: &str, sk: Option<&str>) -> (String, KeySchema) {
     (
         table.to_owned(),
